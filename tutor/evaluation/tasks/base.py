@@ -1,0 +1,48 @@
+"""The shared task interface (nanochat's tasks, sentence-transformers' evaluators)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tutor.evaluation.pools import Pool, PoolDoc, bundled_docs
+
+
+@dataclass
+class EvalContext:
+    embedder: object
+    corpus_dir: Path
+    data_dir: Path | None = None
+    limit: int | None = None
+    progress: bool = True
+    tutor_factory: object = None  # builds a Tutor over a pool (answer tasks)
+    _bundled: list[PoolDoc] | None = field(default=None, repr=False)
+
+    def bundled(self) -> list[PoolDoc]:
+        if self._bundled is None:
+            self._bundled = bundled_docs(self.corpus_dir)
+        return self._bundled
+
+    def pool(self, extra: list[PoolDoc], with_bundled: bool = True) -> Pool:
+        docs = (self.bundled() if with_bundled else []) + extra
+        return Pool(docs, self.embedder, progress=self.progress)
+
+    def cap(self, items: list) -> list:
+        return items[: self.limit] if self.limit else items
+
+
+class SkipTask(Exception):
+    """The task's data is not available (e.g. no --data folder)."""
+
+
+class Task(ABC):
+    name: str = ""
+    suite: str = ""
+    primary: str = ""
+    direction: str = "max"  # or "min"
+    needs_external: bool = False
+
+    @abstractmethod
+    def run(self, ctx: EvalContext) -> dict:
+        """Return {"metrics": {...}, "n": N, optional "by_lang", "baselines"}."""

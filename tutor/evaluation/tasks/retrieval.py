@@ -1,0 +1,143 @@
+"""Retrieval tasks: the bundled QA set, KazQAD (kk), XQuAD (ru) and FLORES kk<->ru.
+Each reports the full hybrid pipeline with dense-only and BM25-only baselines."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from tqdm import tqdm
+
+from tutor.evaluation import datasets
+from tutor.evaluation.metrics import retrieval_metrics
+from tutor.evaluation.pools import Pool, PoolDoc
+from tutor.evaluation.tasks.base import EvalContext, SkipTask, Task
+from tutor.retrieval.hybrid import Filters, FusionParams
+
+MODES = ("hybrid", "dense", "lexical")
+
+
+def evaluate_modes(pool: Pool, queries: list[tuple[str, set[str], Filters | None]],
+                   label: str, progress: bool, params: FusionParams | None = None) -> dict:
+    base = params or pool.retriever.params
+    out = {}
+    for mode in MODES:
+        p = replace(base, mode=mode)
+        rankings = []
+        for text, _, filters in tqdm(queries, desc=f"{label} [{mode}]", disable=not progress,
+                                     leave=False):
+            rankings.append(pool.ranked_docs(text, 10, params=p, filters=filters))
+        out[mode] = retrieval_metrics(rankings, [rel for _, rel, _ in queries])
+    return out
+
+
+def _result(modes: dict, n: int, **extra) -> dict:
+    return {"metrics": modes["hybrid"], "n": n,
+            "baselines": {"dense": modes["dense"], "bm25": modes["lexical"]}, **extra}
+
+
+class BundledRetrieval(Task):
+    name = "retrieval_bundled"
+    suite = "retrieval"
+    primary = "mrr@10"
+
+    def run(self, ctx: EvalContext) -> dict:
+        items = datasets.bundled_items()
+        answerable = ctx.cap([i for i in items if i["type"] == "answerable"])
+        cross = ctx.cap([i for i in items if i["type"] == "crosslingual"])
+        pool = ctx.pool([])
+        try:
+            by_lang = {}
+            for lang in ("kk", "ru", "en"):
+                qs = [(i["question"], {i["doc"]}, None) for i in answerable if i["lang"] == lang]
+                if qs:
+                    by_lang[lang] = evaluate_modes(pool, qs, f"bundled {lang}", ctx.progress)
+            qs = [(i["question"], {i["doc"]}, Filters(lang=i["doc"].split("/")[0])) for i in cross]
+            cross_modes = evaluate_modes(pool, qs, "bundled cross-lingual", ctx.progress) if qs else {}
+            allq = [(i["question"], {i["doc"]}, None) for i in answerable]
+            modes = evaluate_modes(pool, allq, "bundled all", ctx.progress)
+        finally:
+            pool.close()
+        return _result(modes, len(allq),
+                       by_lang={k: v["hybrid"] for k, v in by_lang.items()},
+                       extra={"crosslingual": cross_modes.get("hybrid", {}),
+                              "crosslingual_n": len(cross)})
+
+
+class KazQADRetrieval(Task):
+    name = "retrieval_kazqad"
+    suite = "retrieval"
+    primary = "mrr@10"
+    needs_external = True
+
+    def run(self, ctx: EvalContext) -> dict:
+        if ctx.data_dir is None:
+            raise SkipTask("no --data folder")
+        data = datasets.load_kazqad(ctx.data_dir)
+        docs = [PoolDoc("kazqad/" + d["id"], d.get("title", ""), d["text"], "kk")
+                for d in data.corpus]
+        queries = [(q["question"], {"kazqad/" + p for p in q["qrels_positive_ids"]}, None)
+                   for q in ctx.cap(data.queries)]
+        pool = ctx.pool(docs)
+        try:
+            modes = evaluate_modes(pool, queries, "KazQAD", ctx.progress)
+        finally:
+            pool.close()
+        return _result(modes, len(queries), by_lang={"kk": modes["hybrid"]})
+
+
+class XQuADRetrieval(Task):
+    name = "retrieval_xquad"
+    suite = "retrieval"
+    primary = "mrr@10"
+    needs_external = True
+
+    def run(self, ctx: EvalContext) -> dict:
+        if ctx.data_dir is None:
+            raise SkipTask("no --data folder")
+        data = datasets.load_xquad(ctx.data_dir)
+        docs = [PoolDoc("xquad/" + d["id"], d.get("title", ""), d["text"], "ru")
+                for d in data.corpus]
+        queries = [(q["question"], {"xquad/" + q["passage_id"]}, None)
+                   for q in ctx.cap(data.queries)]
+        pool = ctx.pool(docs)
+        try:
+            modes = evaluate_modes(pool, queries, "XQuAD-ru", ctx.progress)
+        finally:
+            pool.close()
+        return _result(modes, len(queries), by_lang={"ru": modes["hybrid"]})
+
+
+class FloresRetrieval(Task):
+    name = "retrieval_flores"
+    suite = "retrieval"
+    primary = "recall@1"
+    needs_external = True
+
+    def run(self, ctx: EvalContext) -> dict:
+        if ctx.data_dir is None:
+            raise SkipTask("no --data folder")
+        pairs = datasets.load_flores(ctx.data_dir)
+        directions = {}
+        for src, tgt in (("kk", "ru"), ("ru", "kk")):
+            docs = [PoolDoc(f"flores/{p['id']}", "", p[tgt], tgt) for p in pairs]
+            queries = [(p[src], {f"flores/{p['id']}"}, None) for p in ctx.cap(pairs)]
+            pool = ctx.pool(docs, with_bundled=False)
+            try:
+                directions[f"{src}->{tgt}"] = evaluate_modes(pool, queries, f"FLORES {src}->{tgt}",
+                                                             ctx.progress)
+            finally:
+                pool.close()
+        metrics = {}
+        for d, modes in directions.items():
+            for key, value in modes["hybrid"].items():
+                metrics[f"{d} {key}"] = value
+        metrics["recall@1"] = min(m["hybrid"]["recall@1"] for m in directions.values())
+        baselines = {
+            mode_name: {f"{d} recall@1": m[mode]["recall@1"] for d, m in directions.items()}
+            for mode, mode_name in (("dense", "dense"), ("lexical", "bm25"))
+        }
+        return {"metrics": metrics, "n": len(ctx.cap(pairs)), "baselines": baselines}
+
+
+RETRIEVAL_TASKS = {t.name: t for t in (BundledRetrieval, KazQADRetrieval, XQuADRetrieval,
+                                       FloresRetrieval)}

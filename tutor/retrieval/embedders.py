@@ -1,0 +1,106 @@
+"""Sentence embedders behind one small interface.
+
+``SentenceTransformerEmbedder`` serves any sentence-transformers model; e5 models need
+``query: `` / ``passage: `` prefixes, taken from the model's own prompts when it declares
+them. ``HashingEmbedder`` is a deterministic keyword embedder for tests (one-hot hashed
+stems), and ``RandomEmbedder`` is the broken one the CI-gate test uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from tutor.retrieval.textnorm import tokenize
+
+
+class Embedder(ABC):
+    name: str = "embedder"
+    dim: int
+
+    @abstractmethod
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    @abstractmethod
+    def encode_passages(self, texts: list[str], batch_size: int = 32,
+                        progress: bool = False) -> np.ndarray: ...
+
+
+class SentenceTransformerEmbedder(Embedder):
+    def __init__(self, path: str, threads: int = 0, max_seq_length: int = 512):
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.model = SentenceTransformer(path, device="cpu")
+        self.model.max_seq_length = min(max_seq_length, self.model.max_seq_length or 512)
+        self.name = path
+        self.dim = int(self.model.get_embedding_dimension())
+        prompts = getattr(self.model, "prompts", {}) or {}
+        self.query_prefix = prompts.get("query", "")
+        self.passage_prefix = prompts.get("document", prompts.get("passage", ""))
+        # Encoding in several threads at once is safe in torch but slower on two cores;
+        # serialising keeps latency predictable under a full class.
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        with self._lock:
+            out = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                                    convert_to_numpy=True, show_progress_bar=progress)
+        return np.asarray(out, dtype=np.float32)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode([self.query_prefix + t for t in texts], 32, False)
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32,
+                        progress: bool = False) -> np.ndarray:
+        return self._encode([self.passage_prefix + t for t in texts], batch_size, progress)
+
+
+class HashingEmbedder(Embedder):
+    """Bag of hashed stems, L2-normalised: similar words give similar vectors."""
+
+    name = "hashing"
+
+    def __init__(self, dim: int = 256):
+        self.dim = dim
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, np.float32)
+        for tok in tokenize(text):
+            h = int(hashlib.md5(tok.encode()).hexdigest()[:8], 16)
+            v[h % self.dim] += 1.0
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32,
+                        progress: bool = False) -> np.ndarray:
+        return self.encode_queries(texts)
+
+
+class RandomEmbedder(Embedder):
+    """Vectors that carry no meaning (seeded by the text): retrieval broken on purpose."""
+
+    name = "random"
+
+    def __init__(self, dim: int = 64):
+        self.dim = dim
+
+    def _vec(self, text: str) -> np.ndarray:
+        seed = int(hashlib.sha1(text.encode()).hexdigest()[:8], 16)
+        v = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
+        return v / np.linalg.norm(v)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32,
+                        progress: bool = False) -> np.ndarray:
+        return self.encode_queries(texts)

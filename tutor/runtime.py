@@ -1,0 +1,64 @@
+"""Assemble the application's parts from settings. The one place where real models
+are created; tests build the same parts with fakes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from tutor.config import Settings
+from tutor.ingest import Ingestor
+from tutor.models import ModelError, apply_offline, resolve_embedder
+from tutor.retrieval.cache import CachedEmbedder
+from tutor.retrieval.embedders import Embedder, SentenceTransformerEmbedder
+from tutor.retrieval.hybrid import Retriever
+from tutor.retrieval.indexes import SearchIndex
+from tutor.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    embedder: Embedder
+    index: SearchIndex
+    retriever: Retriever
+    ingestor: Ingestor
+    timings: dict = field(default_factory=dict)
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    resolved = resolve_embedder(settings)
+    try:
+        inner = SentenceTransformerEmbedder(resolved.location, threads=settings.threads)
+    except Exception as exc:  # noqa: BLE001 - any load failure means a broken model folder
+        raise ModelError("embedder", f"cannot load the embedder from {resolved.location} "
+                                     f"({type(exc).__name__}: {str(exc)[:200]})") from None
+    inner.name = resolved.spec
+    return CachedEmbedder(inner, settings.model_path / "embedding-cache.sqlite3")
+
+
+def build_runtime(settings: Settings, embedder: Embedder | None = None,
+                  load_corpus: bool = True) -> Runtime:
+    apply_offline(settings)
+    timings = {}
+    t0 = time.perf_counter()
+    embedder = embedder or load_embedder(settings)
+    timings["embedder_s"] = time.perf_counter() - t0
+    store = Store(settings.db_path)
+    index = SearchIndex(store, embedder, settings.index_path)
+    ingestor = Ingestor(store, index, max_bytes=settings.max_upload_mb * 1024 * 1024)
+    t0 = time.perf_counter()
+    action = index.open()
+    log.info("search index %s (%d chunks)", action, index.dense.size)
+    if load_corpus and settings.corpus_dir:
+        results = ingestor.load_bundled(settings.corpus_dir)
+        changed = sum(r.status in ("added", "replaced") for r in results)
+        if changed:
+            log.info("bundled corpus: %d documents added or updated", changed)
+    timings["index_s"] = time.perf_counter() - t0
+    retriever = Retriever(index)
+    return Runtime(settings, store, embedder, index, retriever, ingestor, timings)

@@ -1,0 +1,381 @@
+"""SQLite data-access layer: documents, versions, chunks, index state, feedback,
+unanswered questions, safety flags and the question log.
+
+Every corpus change runs in one transaction, so a crash leaves the previous state.
+The ``corpus_generation`` counter moves with every change; the search index records
+the generation it was built from and repairs itself when the two disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY,
+    doc_key TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    subject TEXT NOT NULL DEFAULT '',
+    grade INTEGER,
+    lang TEXT NOT NULL DEFAULT '',
+    policy TEXT NOT NULL DEFAULT 'reference',
+    author TEXT NOT NULL DEFAULT '',
+    licence TEXT NOT NULL DEFAULT '',
+    translation_of TEXT NOT NULL DEFAULT '',
+    source_name TEXT NOT NULL DEFAULT '',
+    source_format TEXT NOT NULL DEFAULT '',
+    content_hash TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    bundled INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_hash ON documents(content_hash);
+CREATE TABLE IF NOT EXISTS versions (
+    id INTEGER PRIMARY KEY,
+    doc_key TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    action TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY,
+    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    search_text TEXT NOT NULL,
+    section TEXT NOT NULL DEFAULT '',
+    page INTEGER,
+    slide INTEGER,
+    embedding BLOB
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS questions (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    session TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    question TEXT NOT NULL,
+    answered INTEGER NOT NULL,
+    score REAL
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    session TEXT NOT NULL,
+    rating INTEGER NOT NULL,
+    comment TEXT NOT NULL DEFAULT '',
+    doc_keys TEXT NOT NULL DEFAULT '[]',
+    subject TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS flags (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    session TEXT NOT NULL,
+    category TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    text TEXT
+);
+"""
+
+POLICIES = ("reference", "homework", "assessment")
+
+
+@dataclass
+class Document:
+    doc_key: str
+    title: str
+    subject: str = ""
+    grade: int | None = None
+    lang: str = ""
+    policy: str = "reference"
+    author: str = ""
+    licence: str = ""
+    translation_of: str = ""
+    source_name: str = ""
+    source_format: str = ""
+    content_hash: str = ""
+    bundled: bool = False
+    id: int | None = None
+    version: int = 1
+
+
+@dataclass
+class Chunk:
+    text: str
+    search_text: str
+    section: str = ""
+    page: int | None = None
+    slide: int | None = None
+    ord: int = 0
+    id: int | None = None
+    doc: Document | None = field(default=None, repr=False)
+
+    def location(self) -> str:
+        parts = []
+        if self.section:
+            parts.append(self.section)
+        if self.page:
+            parts.append(f"p. {self.page}")
+        if self.slide:
+            parts.append(f"slide {self.slide}")
+        return " · ".join(parts)
+
+
+class Store:
+    """One SQLite file; safe to share between threads (one connection per thread)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._conn().executescript(SCHEMA)
+
+    # ------------------------------------------------------------- connections
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
+        return self._conn().execute(sql, tuple(params)).fetchall()
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # ------------------------------------------------------------------- state
+    def get_state(self, key: str, default: str = "") -> str:
+        rows = self.query("SELECT value FROM state WHERE key=?", (key,))
+        return rows[0]["value"] if rows else default
+
+    def _bump_generation(self, db: sqlite3.Connection) -> int:
+        row = db.execute("SELECT value FROM state WHERE key='corpus_generation'").fetchone()
+        gen = int(row["value"]) + 1 if row else 1
+        db.execute("INSERT OR REPLACE INTO state VALUES ('corpus_generation', ?)", (str(gen),))
+        return gen
+
+    @property
+    def generation(self) -> int:
+        return int(self.get_state("corpus_generation", "0"))
+
+    # --------------------------------------------------------------- documents
+    def find_by_hash(self, content_hash: str) -> Document | None:
+        rows = self.query("SELECT * FROM documents WHERE content_hash=?", (content_hash,))
+        return _doc(rows[0]) if rows else None
+
+    def get_document(self, doc_key: str) -> Document | None:
+        rows = self.query("SELECT * FROM documents WHERE doc_key=?", (doc_key,))
+        return _doc(rows[0]) if rows else None
+
+    def documents(self, lang: str = "", subject: str = "") -> list[Document]:
+        sql, params = "SELECT * FROM documents WHERE 1=1", []
+        if lang:
+            sql, params = sql + " AND lang=?", params + [lang]
+        if subject:
+            sql, params = sql + " AND subject=?", params + [subject]
+        return [_doc(r) for r in self.query(sql + " ORDER BY lang, subject, title", params)]
+
+    def put_document(self, doc: Document, chunks: list[Chunk],
+                     embeddings: np.ndarray | None = None) -> Document:
+        """Insert or replace a document and all its chunks in one transaction."""
+        now = time.time()
+        with self.transaction() as db:
+            old = db.execute("SELECT id, version FROM documents WHERE doc_key=?",
+                             (doc.doc_key,)).fetchone()
+            fields = asdict(doc)
+            for key in ("id", "version"):
+                fields.pop(key)
+            fields["bundled"] = int(doc.bundled)
+            if old:
+                doc.version = old["version"] + 1
+                doc.id = old["id"]
+                db.execute("DELETE FROM chunks WHERE doc_id=?", (doc.id,))
+                sets = ", ".join(f"{k}=?" for k in fields)
+                db.execute(f"UPDATE documents SET {sets}, version=?, updated=? WHERE id=?",
+                           (*fields.values(), doc.version, now, doc.id))
+                action = "replace"
+            else:
+                cols = ", ".join(fields)
+                marks = ", ".join("?" for _ in fields)
+                cur = db.execute(
+                    f"INSERT INTO documents ({cols}, version, created, updated) "
+                    f"VALUES ({marks}, 1, ?, ?)", (*fields.values(), now, now))
+                doc.id, doc.version, action = cur.lastrowid, 1, "add"
+            for i, ch in enumerate(chunks):
+                emb = None if embeddings is None else np.asarray(embeddings[i], "<f4").tobytes()
+                cur = db.execute(
+                    "INSERT INTO chunks (doc_id, ord, text, search_text, section, page, slide, "
+                    "embedding) VALUES (?,?,?,?,?,?,?,?)",
+                    (doc.id, i, ch.text, ch.search_text, ch.section, ch.page, ch.slide, emb))
+                ch.id, ch.ord = cur.lastrowid, i
+            db.execute("INSERT INTO versions (doc_key, version, content_hash, action, at) "
+                       "VALUES (?,?,?,?,?)", (doc.doc_key, doc.version, doc.content_hash, action, now))
+            self._bump_generation(db)
+        return doc
+
+    def update_metadata(self, doc_key: str, **changes) -> Document:
+        allowed = {"title", "subject", "grade", "lang", "policy"}
+        bad = set(changes) - allowed
+        if bad:
+            raise ValueError(f"cannot edit {', '.join(sorted(bad))}")
+        if "policy" in changes and changes["policy"] not in POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(POLICIES)}")
+        with self.transaction() as db:
+            sets = ", ".join(f"{k}=?" for k in changes)
+            cur = db.execute(f"UPDATE documents SET {sets}, updated=? WHERE doc_key=?",
+                             (*changes.values(), time.time(), doc_key))
+            if cur.rowcount == 0:
+                raise KeyError(doc_key)
+            self._bump_generation(db)
+        return self.get_document(doc_key)
+
+    def delete_document(self, doc_key: str) -> bool:
+        with self.transaction() as db:
+            row = db.execute("SELECT id, version, content_hash FROM documents WHERE doc_key=?",
+                             (doc_key,)).fetchone()
+            if row is None:
+                return False
+            db.execute("DELETE FROM chunks WHERE doc_id=?", (row["id"],))
+            db.execute("DELETE FROM documents WHERE id=?", (row["id"],))
+            db.execute("INSERT INTO versions (doc_key, version, content_hash, action, at) "
+                       "VALUES (?,?,?,?,?)", (doc_key, row["version"], row["content_hash"],
+                                              "delete", time.time()))
+            self._bump_generation(db)
+        return True
+
+    # ------------------------------------------------------------------ chunks
+    def chunks_by_ids(self, ids: Iterable[int]) -> dict[int, Chunk]:
+        ids = [int(i) for i in ids]
+        if not ids:
+            return {}
+        marks = ",".join("?" for _ in ids)
+        rows = self.query(
+            f"SELECT c.id AS cid, c.ord, c.text, c.search_text, c.section, c.page, c.slide, d.* "
+            f"FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})", ids)
+        out = {}
+        for r in rows:
+            out[r["cid"]] = Chunk(r["text"], r["search_text"], r["section"], r["page"], r["slide"],
+                                  r["ord"], r["cid"], _doc(r))
+        return out
+
+    def chunks_of(self, doc_key: str) -> list[Chunk]:
+        rows = self.query(
+            "SELECT c.id AS cid, c.ord, c.text, c.search_text, c.section, c.page, c.slide, d.* "
+            "FROM chunks c JOIN documents d ON d.id=c.doc_id WHERE d.doc_key=? ORDER BY c.ord",
+            (doc_key,))
+        return [Chunk(r["text"], r["search_text"], r["section"], r["page"], r["slide"], r["ord"],
+                      r["cid"], _doc(r)) for r in rows]
+
+    def all_chunk_rows(self) -> list[sqlite3.Row]:
+        """(id, search_text, embedding) of every live chunk, for building indexes."""
+        return self.query("SELECT id, search_text, embedding FROM chunks ORDER BY id")
+
+    def chunk_ids(self) -> set[int]:
+        return {r[0] for r in self.query("SELECT id FROM chunks")}
+
+    def set_embeddings(self, pairs: Iterable[tuple[int, np.ndarray]]) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE chunks SET embedding=? WHERE id=?",
+                           [(np.asarray(v, "<f4").tobytes(), int(i)) for i, v in pairs])
+
+    def stats(self) -> list[dict]:
+        rows = self.query(
+            "SELECT d.lang, d.subject, COUNT(DISTINCT d.id) AS documents, COUNT(c.id) AS chunks "
+            "FROM documents d LEFT JOIN chunks c ON c.doc_id=d.id GROUP BY d.lang, d.subject "
+            "ORDER BY d.lang, d.subject")
+        return [dict(r) for r in rows]
+
+    # ------------------------------------------------- questions, feedback, flags
+    def log_question(self, session: str, lang: str, mode: str, question: str,
+                     answered: bool, score: float | None) -> int:
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO questions (at, session, lang, mode, question, answered, score) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (time.time(), session, lang, mode, question, int(answered), score))
+            return cur.lastrowid
+
+    def unanswered(self, limit: int = 200) -> list[dict]:
+        rows = self.query(
+            "SELECT lower(trim(question)) AS q, lang, COUNT(*) AS asked, MAX(at) AS last "
+            "FROM questions WHERE answered=0 GROUP BY q, lang ORDER BY asked DESC, last DESC "
+            "LIMIT ?", (limit,))
+        return [dict(r) for r in rows]
+
+    def add_feedback(self, session: str, rating: int, comment: str, doc_keys: list[str],
+                     subject: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO feedback (at, session, rating, comment, doc_keys, subject) "
+                       "VALUES (?,?,?,?,?,?)",
+                       (time.time(), session, int(rating), comment, json.dumps(doc_keys), subject))
+
+    def feedback_summary(self) -> list[dict]:
+        rows = self.query(
+            "SELECT subject, SUM(rating > 0) AS up, SUM(rating < 0) AS down, "
+            "GROUP_CONCAT(NULLIF(comment, ''), ' | ') AS comments FROM feedback "
+            "GROUP BY subject ORDER BY subject")
+        return [dict(r) for r in rows]
+
+    def add_flag(self, session: str, category: str, lang: str, text: str | None) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO flags (at, session, category, lang, text) VALUES (?,?,?,?,?)",
+                       (time.time(), session, category, lang, text))
+
+    def flags(self) -> list[dict]:
+        return [dict(r) for r in self.query("SELECT at, category, lang, text FROM flags "
+                                            "ORDER BY at DESC LIMIT 500")]
+
+    def purge_older_than(self, days: int) -> int:
+        cutoff = time.time() - days * 86400
+        with self.transaction() as db:
+            n = 0
+            for table in ("questions", "feedback", "flags"):
+                n += db.execute(f"DELETE FROM {table} WHERE at < ?", (cutoff,)).rowcount
+        return n
+
+    def export_personal_data(self) -> dict:
+        return {t: [dict(r) for r in self.query(f"SELECT * FROM {t}")]
+                for t in ("questions", "feedback", "flags")}
+
+
+def _doc(row: sqlite3.Row) -> Document:
+    return Document(
+        doc_key=row["doc_key"], title=row["title"], subject=row["subject"], grade=row["grade"],
+        lang=row["lang"], policy=row["policy"], author=row["author"], licence=row["licence"],
+        translation_of=row["translation_of"], source_name=row["source_name"],
+        source_format=row["source_format"], content_hash=row["content_hash"],
+        bundled=bool(row["bundled"]), id=row["id"], version=row["version"])
