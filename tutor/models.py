@@ -214,14 +214,20 @@ def _build_gemma(folder: Path) -> dict:
         del model.config.quantization_config
     model.save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
-    _progress("  checking a known continuation")
-    ids = tokenizer("The capital of France is", return_tensors="pt")
+    _progress("  checking the saved copy against the GGUF weights")
+    probe = "Қазақстанның астанасы — Астана. The capital of France is"
+    ids = tokenizer(probe, return_tensors="pt")
     with torch.no_grad():
-        logits = model(**ids).logits[0, -1]
-    top = tokenizer.decode([int(logits.argmax())]).strip()
-    if top != "Paris":
-        raise ValueError(f"converted generator predicts {top!r}, expected 'Paris'")
-    return {"kind": "known continuation", "prompt": "The capital of France is", "top": top}
+        expected = model(**ids).logits[0, -1]
+    del model
+    reloaded = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
+    with torch.no_grad():
+        got = reloaded(**ids).logits[0, -1]
+    diff = float((got - expected).abs().max())
+    if diff > 1e-3 or int(got.argmax()) != int(expected.argmax()):
+        raise ValueError(f"the saved generator differs from the GGUF weights (max logit diff {diff:.2e})")
+    return {"kind": "logits of saved copy vs GGUF", "max_abs_diff": diff,
+            "next_token": tokenizer.decode([int(got.argmax())])}
 
 
 def resolve_generator(settings: Settings, provision: bool = True) -> ResolvedModel:

@@ -68,6 +68,7 @@ class FusionParams:
     lexical_weight: float = 1.0
     rrf_k: float = 60.0
     candidates: int = 50
+    lang_bonus: float = 0.5  # in top-rank votes, for passages in the student's language
     # logistic evidence model on (top dense cosine, top BM25 share of query terms)
     conf_bias: float = -38.0
     conf_dense: float = 45.0
@@ -80,7 +81,7 @@ class Retriever:
         self.params = params or FusionParams()
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None,
-               params: FusionParams | None = None) -> SearchResult:
+               params: FusionParams | None = None, prefer_lang: str = "") -> SearchResult:
         p = params or self.params
         filters = filters or Filters()
         notes = []
@@ -118,6 +119,10 @@ class Retriever:
 
         add(dense_ids, dense_scores, "dense")
         add(lex_ids, lex_scores, "lexical")
+        if prefer_lang:
+            for hit in hits.values():
+                if hit.chunk.doc.lang == prefer_lang:
+                    hit.score += p.lang_bonus / (p.rrf_k + 1)
         ranked = sorted(hits.values(), key=lambda h: h.score, reverse=True)[:k]
         confidence = self._confidence(query, ranked, p)
         return SearchResult(query, ranked, confidence, notes)

@@ -16,7 +16,7 @@ class EvalContext:
     data_dir: Path | None = None
     limit: int | None = None
     progress: bool = True
-    tutor_factory: object = None  # builds a Tutor over a pool (answer tasks)
+    settings: object = None
     _bundled: list[PoolDoc] | None = field(default=None, repr=False)
 
     def bundled(self) -> list[PoolDoc]:

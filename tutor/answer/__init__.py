@@ -1,0 +1,1 @@
+"""Turning retrieved evidence into answers: composers, generators and checks."""

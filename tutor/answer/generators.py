@@ -1,0 +1,150 @@
+"""Text generators behind one interface: ``stream(messages, max_new_tokens)`` yields
+pieces of text. ``transformers`` runs any causal LM in-process; ``openai`` talks to any
+OpenAI-compatible server (vLLM, Ollama, llama.cpp), the way many classrooms share one
+GPU machine."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+
+log = logging.getLogger(__name__)
+
+
+class GeneratorError(RuntimeError):
+    """The generator failed (server down, timeout...); callers fall back."""
+
+
+class Generator(ABC):
+    name: str = "generator"
+
+    @abstractmethod
+    def stream(self, messages: list[dict], max_new_tokens: int = 256) -> Iterator[str]: ...
+
+    def generate(self, messages: list[dict], max_new_tokens: int = 256) -> str:
+        return "".join(self.stream(messages, max_new_tokens))
+
+
+def plain_prompt(messages: list[dict]) -> str:
+    """A prompt for base models without a chat template."""
+    parts = []
+    for m in messages:
+        if m["role"] == "system":
+            parts.append(m["content"].strip())
+        elif m["role"] == "user":
+            parts.append(m["content"].strip())
+        else:
+            parts.append(m["content"].strip())
+    return "\n\n".join(parts) + "\n\nAnswer:"
+
+
+class TransformersGenerator(Generator):
+    def __init__(self, path: str, threads: int = 0, dtype: str = "bfloat16"):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.name = path
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
+        self.model.eval()
+        self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
+        self._lock = threading.Lock()  # one generation at a time on a laptop CPU
+
+    def _inputs(self, messages: list[dict]):
+        if self.has_chat_template:
+            return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                                      return_tensors="pt", return_dict=True)
+        return self.tokenizer(plain_prompt(messages), return_tensors="pt")
+
+    def stream(self, messages: list[dict], max_new_tokens: int = 256) -> Iterator[str]:
+        from transformers import TextIteratorStreamer
+
+        inputs = self._inputs(messages)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        kwargs = dict(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                      repetition_penalty=1.1, streamer=streamer)
+        errors: list[BaseException] = []
+
+        def run():
+            try:
+                self.model.generate(**kwargs)
+            except BaseException as exc:  # noqa: BLE001 - reported to the caller below
+                errors.append(exc)
+                streamer.end()
+
+        with self._lock:
+            worker = threading.Thread(target=run, daemon=True)
+            worker.start()
+            for piece in streamer:
+                if piece:
+                    yield piece
+            worker.join()
+        if errors:
+            raise GeneratorError(f"generation failed: {errors[0]}")
+
+
+class OpenAIGenerator(Generator):
+    def __init__(self, base_url: str, model: str = "default", api_key: str = "",
+                 timeout: float = 60.0, retries: int = 2):
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api_key = api_key
+        self.timeout = timeout
+        self.retries = retries
+        self.name = f"openai:{self.base_url} ({model})"
+
+    def stream(self, messages: list[dict], max_new_tokens: int = 256) -> Iterator[str]:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        body = {"model": self.model, "messages": messages, "max_tokens": max_new_tokens,
+                "temperature": 0, "stream": True}
+        last: Exception | None = None
+        for attempt in range(self.retries + 1):
+            started = False
+            try:
+                timeout = httpx.Timeout(self.timeout, connect=min(5.0, self.timeout))
+                with httpx.stream("POST", f"{self.base_url}/chat/completions", json=body,
+                                  headers=headers, timeout=timeout) as response:
+                    if response.status_code >= 400:
+                        response.read()
+                        raise GeneratorError(f"server answered HTTP {response.status_code}: "
+                                             f"{response.text[:200]}")
+                    for line in response.iter_lines():
+                        if not line.startswith("data:"):
+                            continue
+                        data = line[5:].strip()
+                        if data == "[DONE]":
+                            return
+                        try:
+                            delta = json.loads(data)["choices"][0].get("delta", {})
+                        except (ValueError, KeyError, IndexError):
+                            continue
+                        piece = delta.get("content") or ""
+                        if piece:
+                            started = True
+                            yield piece
+                return
+            except (httpx.HTTPError, GeneratorError) as exc:
+                last = exc
+                if started:  # the server went away mid-answer: no silent retry
+                    raise GeneratorError(f"the generator server stopped mid-answer ({exc})") from None
+                if attempt < self.retries:
+                    time.sleep(0.5 * (attempt + 1))
+        raise GeneratorError(f"the generator server at {self.base_url} is not answering "
+                             f"({type(last).__name__}: {last})")
+
+
+def make_generator(resolved, settings) -> Generator | None:
+    if resolved.kind == "none":
+        return None
+    if resolved.kind == "openai":
+        return OpenAIGenerator(resolved.location, settings.openai_model, settings.openai_api_key,
+                               settings.generator_timeout)
+    return TransformersGenerator(resolved.location, threads=settings.threads)

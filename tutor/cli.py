@@ -1,0 +1,112 @@
+"""The ``tutor`` command. It only parses flags and calls library code."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from tutor.config import SettingError, Settings
+
+log = logging.getLogger("tutor")
+
+
+def _add_settings(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (each also a TUTOR_* environment variable)")
+    for f in Settings.fields():
+        if not f.metadata.get("flag"):
+            continue
+        kind = type(f.default)
+        kwargs = {"dest": f.name, "default": None,
+                  "help": f"{f.metadata['help']} [{Settings.env_name(f.name)}]"}
+        if kind is bool:
+            kwargs["type"] = lambda v: v.lower() in ("1", "true", "yes", "on")
+            kwargs["metavar"] = "true|false"
+        else:
+            kwargs["type"] = kind
+        if f.metadata.get("choices"):
+            kwargs["choices"] = f.metadata["choices"]
+        group.add_argument("--" + f.name.replace("_", "-"), **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tutor", description="Ustaz: an offline AI study assistant for Kazakh and Russian schools.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def cmd(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        _add_settings(p)
+        return p
+
+    cmd("serve", "Start the classroom web app.")
+    p = cmd("ingest", "Add files (md, txt, pdf, docx, pptx, html) to the corpus.")
+    p.add_argument("paths", nargs="+", help="files or folders")
+    p.add_argument("--subject", default="")
+    p.add_argument("--grade", default="")
+    p.add_argument("--lang", default="", choices=["", "kk", "ru", "en"])
+    p.add_argument("--policy", default="", choices=["", "reference", "homework", "assessment"])
+    p = cmd("index", "Manage the search index.")
+    p.add_argument("action", choices=["rebuild", "status"])
+    p = cmd("ask", "Answer one question with citations.")
+    p.add_argument("question")
+    p.add_argument("--mode", default="explain", choices=["explain", "hints", "quiz", "coach"])
+    p.add_argument("--lang", default="auto", choices=["auto", "kk", "ru", "en"])
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p = cmd("eval", "Run the evaluation harness.")
+    p.add_argument("--suite", action="append", default=None,
+                   help="suite or task name (repeatable; default: all)")
+    p.add_argument("--data", default=None, help="external data folder (default ../shared/evaldata)")
+    p.add_argument("--out", default="eval/reports/latest", help="report folder")
+    p.add_argument("--json", dest="json_out", default=None, help="also write report.json here")
+    p.add_argument("--limit", type=int, default=None, help="items per task (quick runs)")
+    p.add_argument("--gate", action="store_true", help="fail when eval/thresholds.toml is broken")
+    p.add_argument("--no-progress", action="store_true")
+    p = cmd("bench", "Run a benchmark and print its table.")
+    p.add_argument("what", choices=["retrieval", "load", "generation", "ingest", "e2e"])
+    p.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    p.add_argument("--out", default="bench", help="folder for the Markdown and JSON results")
+    p = cmd("models", "Show (and provision) the embedder and generator.")
+    p.add_argument("--timings", action="store_true", help="time a cold and a warm load")
+    p.add_argument("--verify", action="store_true", help="check every file's checksum")
+    p.add_argument("--admit", action="store_true",
+                   help="run the admission check of the generator (kk and ru QA sample)")
+    p = cmd("teacher", "Teacher account.")
+    p.add_argument("action", choices=["set-password"])
+    p.add_argument("--password-stdin", action="store_true")
+    p = cmd("privacy", "Export or purge stored student data.")
+    p.add_argument("action", choices=["export", "purge"])
+    p.add_argument("--older-than", type=int, default=0, help="days (purge)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    overrides = {f.name: getattr(args, f.name, None) for f in Settings.fields()}
+    try:
+        settings = Settings.load(**overrides)
+        logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s",
+                            stream=sys.stderr)
+        for noisy in ("httpx", "faiss.loader", "sentence_transformers", "transformers", "bm25s"):
+            logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+        from tutor import commands
+
+        return getattr(commands, "cmd_" + args.command)(settings, args)
+    except SettingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - known errors get one line, others a trace
+        from tutor.evaluation.datasets import DataError
+        from tutor.models import ModelError
+
+        if isinstance(exc, ModelError | DataError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

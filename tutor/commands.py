@@ -1,0 +1,222 @@
+"""What each ``tutor`` subcommand does, as plain functions of (settings, args)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from tutor.config import Settings
+
+
+def _human(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def build_tutor(settings: Settings, runtime=None):
+    from tutor.answer.factory import choose_composer
+    from tutor.runtime import build_runtime
+    from tutor.tutor import Tutor
+
+    runtime = runtime or build_runtime(settings)
+    choice = choose_composer(settings, runtime.embedder)
+    tutor = Tutor(runtime.retriever, runtime.store, composer=choice.composer,
+                  top_k=settings.top_k)
+    return runtime, tutor, choice
+
+
+def cmd_ask(settings: Settings, args) -> int:
+    started = time.perf_counter()
+    _, tutor, choice = build_tutor(settings)
+    ready = time.perf_counter()
+    answer = tutor.ask(args.question, session_id="cli", mode=args.mode, lang=args.lang)
+    if args.json:
+        data = answer.to_dict()
+        data["timings"] = {"startup_s": round(ready - started, 2),
+                           "answer_s": round(time.perf_counter() - ready, 2)}
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return 0
+    print(answer.text)
+    if answer.citations:
+        print()
+        for c in answer.citations:
+            where = f" — {c.location()}" if c.location() else ""
+            print(f"[{c.n}] {c.title}{where} ({c.doc_key}, {c.lang})")
+    label = {"kk": "ЖИ жасаған жауап", "ru": "Ответ создан ИИ", "en": "AI-generated"}
+    print(f"\n({label.get(answer.lang, 'AI-generated')} · {answer.composer})")
+    return 0
+
+
+def cmd_models(settings: Settings, args) -> int:
+    from tutor.answer.admission import read_record
+    from tutor.models import apply_offline, resolve_embedder, resolve_generator, verify_folder
+
+    apply_offline(settings)
+    timings = {}
+    t0 = time.perf_counter()
+    emb = resolve_embedder(settings)
+    timings["embedder provision/resolve"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    gen = resolve_generator(settings)
+    timings["generator provision/resolve"] = time.perf_counter() - t0
+    for m in (emb, gen):
+        print(f"{m.role:9}  {m.spec}")
+        print(f"           kind: {m.kind}   location: {m.location or '-'}")
+        if m.kind != "none":
+            state = "provisioned" if m.provisioned else "not provisioned"
+            size = f", {_human(m.size_bytes)}" if m.size_bytes else ""
+            print(f"           {state}{size}; licence: {m.licence}")
+        if m.info:
+            print(f"           check: {json.dumps(m.info, ensure_ascii=False)}")
+        if args.verify and m.kind in ("sentence-transformers", "transformers") and \
+                m.spec.startswith("builtin:"):
+            problem = verify_folder(Path(m.location), deep=True)
+            print(f"           checksums: {'ok' if problem is None else problem}")
+            if problem:
+                return 2
+    record = read_record(settings.data_path, gen.spec) if gen.kind != "none" else None
+    if args.admit and gen.kind != "none":
+        record = _admit(settings)
+    if gen.kind != "none":
+        if record:
+            verdict = "passed" if record["passed"] else "not passed"
+            print(f"admission: {verdict} (answer F1 generative {record['f1_generative']:.3f} vs "
+                  f"extractive {record['f1_extractive']:.3f}, faithful "
+                  f"{record['faithful_generative']:.0%}, n={record['n']})")
+        else:
+            print("admission: not run (tutor models --admit); the auto composer answers extractively")
+    if args.timings:
+        from tutor.runtime import load_embedder
+
+        t0 = time.perf_counter()
+        load_embedder(settings)
+        timings["embedder load (warm)"] = time.perf_counter() - t0
+        if gen.kind == "transformers":
+            from tutor.answer.generators import make_generator
+
+            t0 = time.perf_counter()
+            make_generator(gen, settings)
+            timings["generator load (warm)"] = time.perf_counter() - t0
+        for key in ("seconds",):
+            for m in (emb, gen):
+                if key in m.info:
+                    timings[f"{m.role} first conversion (recorded)"] = m.info[key]
+        print("timings:")
+        for name, value in timings.items():
+            print(f"  {name:38} {value:7.1f} s")
+    return 0
+
+
+def _admit(settings: Settings) -> dict:
+    from tutor.answer.admission import run_admission
+    from tutor.answer.extractive import ExtractiveComposer
+    from tutor.answer.generative import GenerativeComposer
+    from tutor.answer.generators import make_generator
+    from tutor.evaluation.datasets import bundled_items
+    from tutor.models import resolve_generator
+    from tutor.runtime import build_runtime
+
+    runtime = build_runtime(settings)
+    extractive = ExtractiveComposer(runtime.embedder)
+    generator = make_generator(resolve_generator(settings), settings)
+    generative = GenerativeComposer(generator, extractive)
+    print("running the admission check (20 questions, kk and ru)...", file=sys.stderr)
+    return run_admission(generative, extractive, runtime.retriever, bundled_items(),
+                         settings.data_path, settings.generator)
+
+
+def cmd_ingest(settings: Settings, args) -> int:
+    from tutor.ingest import IngestError
+    from tutor.ingest.readers import FORMATS
+    from tutor.runtime import build_runtime
+
+    runtime = build_runtime(settings)
+    files: list[Path] = []
+    for raw in args.paths:
+        path = Path(raw)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in FORMATS)
+        else:
+            files.append(path)
+    failures = 0
+    for path in files:
+        try:
+            result = runtime.ingestor.ingest_path(path, subject=args.subject, grade=args.grade,
+                                                  lang=args.lang, policy=args.policy)
+            print(f"{result.status:9} {result.doc_key}  ({result.chunks} chunks, {result.lang})"
+                  + (f"  {result.message}" if result.message else ""))
+        except IngestError as exc:
+            failures += 1
+            print(f"error     {exc}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_index(settings: Settings, args) -> int:
+    from tutor.runtime import build_runtime
+
+    runtime = build_runtime(settings)
+    if args.action == "rebuild":
+        t0 = time.perf_counter()
+        runtime.index.rebuild()
+        print(f"rebuilt: {runtime.index.dense.size} chunks in {time.perf_counter() - t0:.1f} s")
+    else:
+        print(json.dumps(runtime.index.files.read_meta()))
+    return 0
+
+
+def cmd_serve(settings: Settings, args) -> int:
+    from tutor.ui.app import build_app, launch
+
+    demo, _ = build_app(settings)
+    launch(demo, settings)
+    return 0
+
+
+def cmd_eval(settings: Settings, args) -> int:
+    from tutor.evaluation.runner import run_cli
+
+    return run_cli(settings, args)
+
+
+def cmd_bench(settings: Settings, args) -> int:
+    from tutor.bench import run_bench
+
+    return run_bench(settings, args)
+
+
+def cmd_teacher(settings: Settings, args) -> int:
+    import getpass
+
+    from tutor.auth import set_password
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("New teacher password: ")
+        if getpass.getpass("Again: ") != password:
+            print("error: the passwords differ", file=sys.stderr)
+            return 2
+    try:
+        set_password(settings.data_path, password)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("teacher password saved (hashed)")
+    return 0
+
+
+def cmd_privacy(settings: Settings, args) -> int:
+    from tutor.store import Store
+
+    store = Store(settings.db_path)
+    if args.action == "export":
+        print(json.dumps(store.export_personal_data(), ensure_ascii=False, indent=2))
+    else:
+        removed = store.purge_older_than(args.older_than)
+        print(f"removed {removed} stored records older than {args.older_than} days")
+    return 0

@@ -1,0 +1,103 @@
+"""Reports: report.json (machine-readable), report.md and report.html with inline SVG
+bar charts (no plotting dependency)."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+
+def write_reports(report: dict, out_dir: Path, previous: dict | None = None) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    (out_dir / "report.md").write_text(markdown(report, previous), encoding="utf-8")
+    (out_dir / "report.html").write_text(html_page(report, previous), encoding="utf-8")
+
+
+def _fmt(v) -> str:
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def markdown(report: dict, previous: dict | None = None) -> str:
+    meta = report["meta"]
+    lines = [f"# Ustaz evaluation report", "",
+             f"- when: {meta.get('started')}  ·  wall time: {meta.get('wall_s')} s",
+             f"- embedder: `{meta.get('embedder')}`  ·  composer: `{meta.get('composer', '-')}`",
+             f"- corpus: {meta.get('corpus_documents')} documents, version `{meta.get('corpus_version')}`",
+             f"- data: `{meta.get('data_dir')}`  ·  limit: {meta.get('limit')}", "",
+             "| task | primary | value | previous | BM25 | dense | n | gate |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, task in report["tasks"].items():
+        if "skipped" in task:
+            lines.append(f"| {name} | - | skipped: {task['skipped']} | | | | | |")
+            continue
+        p = task["primary"]
+        value = task["metrics"].get(p)
+        prev = (previous or {}).get("tasks", {}).get(name, {}).get("metrics", {}).get(p)
+        base = task.get("baselines", {})
+        bm25 = base.get("bm25", {}).get(p)
+        dense = base.get("dense", {}).get(p)
+        gate = task.get("gate", {})
+        gate_s = "" if not gate else ("pass" if gate["ok"] else "**FAIL**") + f" (≥ {gate['min']})"
+        lines.append(f"| {name} | {p} | {_fmt(value)} | {_fmt(prev) if prev is not None else '-'} | "
+                     f"{_fmt(bm25) if bm25 is not None else '-'} | "
+                     f"{_fmt(dense) if dense is not None else '-'} | {task['n']} | {gate_s} |")
+    lines.append("")
+    for name, task in report["tasks"].items():
+        if "metrics" not in task:
+            continue
+        lines.append(f"## {name}")
+        lines.append("")
+        lines.append("| metric | value |")
+        lines.append("|---|---|")
+        for k, v in task["metrics"].items():
+            lines.append(f"| {k} | {_fmt(v)} |")
+        for lang, metrics in task.get("by_lang", {}).items():
+            shown = ", ".join(f"{k} {_fmt(v)}" for k, v in metrics.items())
+            lines.append(f"| {lang} | {shown} |")
+        for key, value in task.get("extra", {}).items():
+            if isinstance(value, dict):
+                value = ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
+            lines.append(f"| {key} | {_fmt(value)} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _bars(title: str, rows: list[tuple[str, float, str]]) -> str:
+    width, bar_h, gap, label_w = 520, 18, 6, 190
+    height = len(rows) * (bar_h + gap) + 30
+    parts = [f"<svg width='{width + label_w + 60}' height='{height}' role='img' "
+             f"aria-label='{html.escape(title)}'><text x='0' y='14' font-weight='bold'>"
+             f"{html.escape(title)}</text>"]
+    for i, (label, value, color) in enumerate(rows):
+        y = 24 + i * (bar_h + gap)
+        w = max(0.0, min(1.0, value)) * width
+        parts.append(f"<text x='0' y='{y + 13}' font-size='12'>{html.escape(label)}</text>"
+                     f"<rect x='{label_w}' y='{y}' width='{w:.1f}' height='{bar_h}' fill='{color}'/>"
+                     f"<text x='{label_w + w + 4:.1f}' y='{y + 13}' font-size='12'>{value:.3f}</text>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def html_page(report: dict, previous: dict | None = None) -> str:
+    charts = []
+    for name, task in report["tasks"].items():
+        if "metrics" not in task:
+            continue
+        p = task["primary"]
+        rows = [("this run", float(task["metrics"].get(p, 0.0)), "#2b6cb0")]
+        prev = (previous or {}).get("tasks", {}).get(name, {}).get("metrics", {}).get(p)
+        if prev is not None:
+            rows.append(("previous run", float(prev), "#a0aec0"))
+        for base, metrics in task.get("baselines", {}).items():
+            if p in metrics:
+                rows.append((base, float(metrics[p]), "#ed8936" if base == "bm25" else "#38a169"))
+        for lang, metrics in task.get("by_lang", {}).items():
+            if p in metrics:
+                rows.append((f"language {lang}", float(metrics[p]), "#805ad5"))
+        charts.append(_bars(f"{name}: {p}", rows))
+    md = html.escape(markdown(report, previous))
+    return ("<!doctype html><meta charset='utf-8'><title>Ustaz evaluation</title>"
+            "<div style='font-family:sans-serif'>" + "".join(charts) +
+            f"<details><summary>Full table (Markdown)</summary><pre>{md}</pre></details></div>")

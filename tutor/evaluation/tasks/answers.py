@@ -1,0 +1,140 @@
+"""Answer tasks: does the shown answer contain the gold answer, are its citations valid,
+is it in the student's language? On the bundled QA set and on KazQAD / XQuAD-ru, with
+retrieval and with the gold passage."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from tqdm import tqdm
+
+from tutor.answer.extractive import ExtractiveComposer
+from tutor.evaluation import datasets
+from tutor.evaluation.metrics import contains_answer, exact_match, suffix_tolerant_match, token_f1
+from tutor.evaluation.pools import PoolDoc
+from tutor.evaluation.tasks.base import EvalContext, SkipTask, Task
+from tutor.ingest.langdetect import detect_language
+from tutor.retrieval.hybrid import Hit
+from tutor.store import Chunk, Document
+from tutor.tutor import Tutor
+
+
+def shown_text(answer) -> str:
+    """What the student reads as the answer: the quoted or generated body."""
+    quoted = [p[2:] for p in answer.text.split("\n\n") if p.startswith("> ")]
+    return "\n".join(quoted) if quoted else answer.text
+
+
+def citation_valid(answer, retrieved_keys: set[int] | None = None) -> bool:
+    import re
+
+    numbers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
+    known = {c.n for c in answer.citations}
+    return numbers <= known and (not answer.citations or bool(numbers))
+
+
+def _mean(xs):
+    return sum(xs) / len(xs) if xs else 0.0
+
+
+class BundledAnswers(Task):
+    name = "answers_bundled"
+    suite = "answers"
+    primary = "contains_answer"
+
+    def run(self, ctx: EvalContext) -> dict:
+        items = ctx.cap(datasets.bundled_items("answerable"))
+        pool = ctx.pool([])
+        tutor = Tutor(pool.retriever, pool.store, extractive=ExtractiveComposer(ctx.embedder))
+        rows = defaultdict(list)
+        try:
+            for item in tqdm(items, desc="answers bundled", disable=not ctx.progress, leave=False):
+                answer = tutor.ask(item["question"], session_id=item["id"])
+                text = shown_text(answer)
+                tolerant = item["lang"] == "kk"
+                rows[item["lang"]].append({
+                    "contains_answer": contains_answer(text, [item["answer"]], tolerant),
+                    "citation_valid": float(citation_valid(answer)),
+                    "language_match": float(answer.lang == item["lang"]
+                                            and detect_language(answer.text) == item["lang"]),
+                    "abstained": float(answer.abstained),
+                    "gold_doc_cited": float(any(c.doc_key == item["doc"] for c in answer.citations)),
+                })
+        finally:
+            pool.close()
+        return _aggregate(rows)
+
+
+def _aggregate(rows: dict) -> dict:
+    everything = [r for lang_rows in rows.values() for r in lang_rows]
+    keys = everything[0].keys() if everything else []
+    metrics = {k: _mean([r[k] for r in everything]) for k in keys}
+    by_lang = {lang: {k: _mean([r[k] for r in lr]) for k in keys} for lang, lr in rows.items()}
+    return {"metrics": metrics, "n": len(everything), "by_lang": by_lang}
+
+
+def _external_answers(ctx: EvalContext, name: str, lang: str, docs: list[PoolDoc],
+                      items: list[dict], passage_key) -> dict:
+    pool = ctx.pool(docs)
+    extractive = ExtractiveComposer(ctx.embedder)
+    tutor = Tutor(pool.retriever, pool.store, extractive=extractive)
+    rows = []
+    tolerant = lang == "kk"
+    try:
+        for item in tqdm(items, desc=f"answers {name}", disable=not ctx.progress, leave=False):
+            golds = item["answers"]
+            answer = tutor.ask(item["question"], session_id=item["id"], lang=lang)
+            text = shown_text(answer)
+            # with the gold passage: the extractive step alone, on the right passage
+            gold_doc = Document(doc_key=passage_key(item), title=item.get("title", ""), lang=lang)
+            gold_hit = Hit(Chunk(item["passage"], item["passage"], doc=gold_doc), 1.0)
+            best = extractive.best_sentences(item["question"], [gold_hit])
+            gold_text = "\n".join(s for _, s, _ in best)
+            rows.append({
+                "contains_answer": contains_answer(text, golds, tolerant),
+                "gold_passage_contains": contains_answer(gold_text, golds, tolerant),
+                "gold_passage_f1": max((token_f1(s, golds) for _, s, _ in best), default=0.0),
+                "gold_passage_em": max((exact_match(s, golds) for _, s, _ in best), default=0.0),
+                "suffix_tolerant_em": max((suffix_tolerant_match(s, golds) for _, s, _ in best),
+                                          default=0.0),
+                "citation_valid": float(citation_valid(answer)),
+                "language_match": float(answer.lang == lang),
+                "abstained": float(answer.abstained),
+            })
+    finally:
+        pool.close()
+    metrics = {k: _mean([r[k] for r in rows]) for k in rows[0]} if rows else {}
+    return {"metrics": metrics, "n": len(rows), "by_lang": {lang: metrics}}
+
+
+class KazQADAnswers(Task):
+    name = "answers_kazqad"
+    suite = "answers"
+    primary = "contains_answer"
+    needs_external = True
+
+    def run(self, ctx: EvalContext) -> dict:
+        if ctx.data_dir is None:
+            raise SkipTask("no --data folder")
+        data = datasets.load_kazqad(ctx.data_dir)
+        rc = ctx.cap(datasets.load_kazqad_rc(ctx.data_dir))
+        docs = [PoolDoc("kazqad/" + d["id"], d.get("title", ""), d["text"], "kk") for d in data.corpus]
+        return _external_answers(ctx, "KazQAD", "kk", docs, rc, lambda i: "kazqad/" + i["passage_id"])
+
+
+class XQuADAnswers(Task):
+    name = "answers_xquad"
+    suite = "answers"
+    primary = "contains_answer"
+    needs_external = True
+
+    def run(self, ctx: EvalContext) -> dict:
+        if ctx.data_dir is None:
+            raise SkipTask("no --data folder")
+        data = datasets.load_xquad(ctx.data_dir)
+        docs = [PoolDoc("xquad/" + d["id"], d.get("title", ""), d["text"], "ru") for d in data.corpus]
+        return _external_answers(ctx, "XQuAD-ru", "ru", docs, ctx.cap(data.queries),
+                                 lambda i: "xquad/" + i["passage_id"])
+
+
+ANSWER_TASKS = {t.name: t for t in (BundledAnswers, KazQADAnswers, XQuADAnswers)}

@@ -1,0 +1,1 @@
+"""Teaching behaviour: the hint ladder, quizzes and the study-skills coach."""

@@ -1,0 +1,214 @@
+"""The Tutor: one question in, one cited answer out.
+
+It receives its parts (retriever, composers, store) through the constructor, so tests
+hand it fakes and the app hands it real models.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from tutor.answer.extractive import ExtractiveComposer
+from tutor.answer.types import MODES, Answer, Citation
+from tutor.i18n import LANGS, t
+from tutor.ingest.langdetect import detect_language
+from tutor.pedagogy import coach, hints, quiz
+from tutor.retrieval.hybrid import Hit, SearchResult
+from tutor.safety import SERIOUS, moderate, redact_pii
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SessionState:
+    hint_levels: dict[str, int] = field(default_factory=dict)
+    pending_quiz: quiz.QuizItem | None = None
+    quiz_count: int = 0
+
+
+class Tutor:
+    def __init__(self, retriever, store, composer=None, extractive: ExtractiveComposer | None = None,
+                 top_k: int = 5, max_sessions: int = 5000):
+        self.retriever = retriever
+        self.store = store
+        self.extractive = extractive or ExtractiveComposer(getattr(retriever.index, "embedder", None))
+        self.composer = composer or self.extractive
+        self.top_k = top_k
+        self._sessions: OrderedDict[str, SessionState] = OrderedDict()
+        self._max_sessions = max_sessions
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- sessions
+    def session(self, session_id: str) -> SessionState:
+        with self._lock:
+            state = self._sessions.pop(session_id, None) or SessionState()
+            self._sessions[session_id] = state
+            while len(self._sessions) > self._max_sessions:
+                self._sessions.popitem(last=False)
+            return state
+
+    def reset(self, session_id: str) -> None:
+        with self._lock:
+            self._sessions.pop(session_id, None)
+
+    # ------------------------------------------------------------------ asking
+    def ask(self, question: str, session_id: str = "anonymous", mode: str = "explain",
+            lang: str = "auto") -> Answer:
+        answer = None
+        for _, final in self.stream(question, session_id, mode, lang):
+            answer = final
+        return answer
+
+    def stream(self, question: str, session_id: str = "anonymous", mode: str = "explain",
+               lang: str = "auto") -> Iterator[tuple[str, Answer | None]]:
+        """Yield (text so far, None) while writing, then (full text, Answer)."""
+        mode = mode if mode in MODES else "explain"
+        question = (question or "").strip()
+        if lang not in LANGS:
+            lang = detect_language(question, default="kk") if question else "kk"
+        if not any(ch.isalnum() for ch in question):
+            answer = Answer(t(lang, "empty_question"), lang, mode, "none", abstained=True)
+            yield answer.text, answer
+            return
+        clean = redact_pii(question)
+        category = moderate(clean)
+        if category:
+            answer = self._safety_answer(category, lang, mode, session_id, clean)
+            yield answer.text, answer
+            return
+        state = self.session(session_id)
+        if mode == "quiz" and state.pending_quiz is not None:
+            answer = self._check_quiz(state, clean, lang)
+            yield answer.text, answer
+            return
+
+        result = self.retriever.search(clean, k=self.top_k * 2, prefer_lang=lang)
+        answered = result.has_evidence
+        answer = None
+        if mode == "coach":
+            answer = self._coach(clean, lang, result)
+        elif not answered:
+            answer = Answer(t(lang, "abstain") + "\n\n" + t(lang, "abstain_tips"), lang, mode,
+                            "none", abstained=True, confidence=result.confidence)
+        else:
+            top = result.hits[0].chunk.doc
+            if top.policy == "assessment":
+                answer = Answer(t(lang, "assessment_refusal"), lang, mode, "policy",
+                                policy="assessment", confidence=result.confidence)
+            elif top.policy == "homework" or mode == "hints":
+                answer = self._hint(clean, lang, mode, result, state)
+            elif mode == "quiz":
+                answer = self._quiz(lang, result, state)
+        if answer is None:
+            evidence = [h for h in result.hits if h.chunk.doc.policy == "reference"][: self.top_k]
+            text = ""
+            for text, final in self.composer.stream(clean, lang, evidence, mode):
+                if final is None:
+                    yield text, None
+                else:
+                    answer = final
+        answer.confidence = result.confidence
+        blocked = moderate(answer.text) if answer.citations else ""
+        if blocked and blocked != "assessment_cheating":
+            self.store.add_flag(session_id, blocked, lang, None)
+            answer = Answer(t(lang, "safety_output_blocked"), lang, mode, "policy",
+                            flag=blocked, notes=["output_moderated"])
+        self.store.log_question(session_id, lang, mode, clean, answered and not answer.abstained,
+                                result.confidence)
+        yield answer.text, answer
+
+    # ----------------------------------------------------------------- helpers
+    def topic_vocabulary(self) -> set[str]:
+        """Stems of the corpus's titles and section names: naming one names the topic."""
+        generation = self.store.generation
+        if getattr(self, "_vocab_generation", None) != generation:
+            from tutor.retrieval.textnorm import tokenize
+
+            rows = self.store.query("SELECT DISTINCT d.title || ' ' || c.section FROM chunks c "
+                                    "JOIN documents d ON d.id = c.doc_id")
+            self._vocab = {tok for r in rows for tok in tokenize(r[0]) if len(tok) > 3}
+            self._vocab_generation = generation
+        return self._vocab
+
+    def _safety_answer(self, category: str, lang: str, mode: str, session_id: str,
+                       clean: str) -> Answer:
+        # Teachers see the category and time; the text only for serious categories,
+        # where an adult may need to act.
+        self.store.add_flag(session_id, category, lang, clean if category in SERIOUS else None)
+        text = t(lang, f"safety_{category}") + "\n\n" + t(lang, "safety_note_teacher")
+        return Answer(text, lang, mode, "policy", flag=category, notes=["input_moderated"])
+
+    def _hint(self, question: str, lang: str, mode: str, result: SearchResult,
+              state: SessionState) -> Answer:
+        top = result.hits[0]
+        doc = top.chunk.doc
+        same_doc = [h for h in result.hits if h.chunk.doc.doc_key == doc.doc_key
+                    and not hints.ANSWER_SECTION.search(h.chunk.section)]
+        if not same_doc:  # only the answer key matched: point into the tasks instead
+            same_doc = [Hit(c, 0.0) for c in self.store.chunks_of(doc.doc_key)
+                        if not hints.ANSWER_SECTION.search(c.section)]
+        doc_text = "\n".join(c.text for c in self.store.chunks_of(doc.doc_key))
+        level = min(state.hint_levels.get(doc.doc_key, 0) + 1, 3)
+        state.hint_levels[doc.doc_key] = level
+        made = hints.hint(level, question, same_doc, doc_text)
+        if made is None:
+            return Answer(t(lang, "abstain"), lang, mode, "policy", abstained=True)
+        body, hit = made
+        parts = []
+        if doc.policy == "homework":
+            parts.append(t(lang, "homework_note"))
+        parts.append(t(lang, f"hint_{level}", section=hit.chunk.section or doc.title,
+                       title=doc.title))
+        parts.append(f"> {body} [1]")
+        parts.append(t(lang, "hint_more" if level < 3 else "hint_max"))
+        citation = Citation.from_hit(1, hit, quote=body)
+        return Answer("\n\n".join(parts), lang, mode, "hints", [citation], policy=doc.policy,
+                      notes=[f"hint_level_{level}"])
+
+    def _quiz(self, lang: str, result: SearchResult, state: SessionState) -> Answer:
+        evidence = [h for h in result.hits if h.chunk.doc.policy == "reference"]
+        item = quiz.make_cloze(evidence, seed=state.quiz_count)
+        state.quiz_count += 1
+        if item is None:
+            return Answer(t(lang, "quiz_none"), lang, "quiz", "quiz")
+        state.pending_quiz = item
+        text = "\n\n".join([t(lang, "quiz_intro", title=item.hit.chunk.doc.title),
+                            f"> {item.prompt}", t(lang, "quiz_answer_prompt")])
+        citation = Citation.from_hit(1, item.hit, quote=item.prompt)
+        return Answer(text, lang, "quiz", "quiz", [citation])
+
+    def _check_quiz(self, state: SessionState, reply: str, lang: str) -> Answer:
+        item = state.pending_quiz
+        state.pending_quiz = None
+        ok = quiz.check_answer(item, reply)
+        head = t(lang, "quiz_correct") if ok else t(lang, "quiz_wrong", answer=item.answer)
+        citation = Citation.from_hit(1, item.hit, quote=item.sentence)
+        return Answer(f"{head}\n\n> {item.sentence} [1]", lang, "quiz", "quiz", [citation],
+                      notes=["quiz_correct" if ok else "quiz_wrong"])
+
+    def _coach(self, question: str, lang: str, result: SearchResult) -> Answer:
+        rating = coach.rate_question(question, self.topic_vocabulary())
+        lines = [t(lang, "coach_intro")]
+        for key, ok in (("specific", rating.specific), ("subject", rating.names_subject),
+                        ("context", rating.gives_context)):
+            lines.append(("✅ " if ok else "➕ ") + t(lang, f"coach_{key}_{'yes' if ok else 'no'}"))
+        reference = [h for h in result.hits if h.chunk.doc.policy == "reference"]
+        hit: Hit | None = reference[0] if reference and result.has_evidence else None
+        subject = hit.chunk.doc.subject if hit else coach.guess_subject(question) or "…"
+        topic = (hit.chunk.section or hit.chunk.doc.title) if hit else "…"
+        grade = (hit.chunk.doc.grade if hit and hit.chunk.doc.grade else "…")
+        lines.append(t(lang, "coach_better") + " «" + t(
+            lang, "coach_better_template", grade=grade, subject=subject, known="…",
+            topic=topic) + "»")
+        citations = []
+        if hit:
+            sentence = self.extractive.best_sentences(question, [hit])
+            quote = sentence[0][1] if sentence else hit.chunk.text[:200]
+            lines.append(t(lang, "coach_check", n=1, quote=quote))
+            citations.append(Citation.from_hit(1, hit, quote=quote))
+        return Answer("\n\n".join(lines), lang, "coach", "coach", citations,
+                      notes=[f"coach_score_{rating.score}"])

@@ -1,0 +1,1 @@
+"""The Gradio interface: student, teacher and evaluation tabs."""

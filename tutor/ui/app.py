@@ -1,0 +1,63 @@
+"""Build the Gradio app from settings (or from parts, in tests) and launch it."""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+
+from tutor.auth import TeacherAuth
+from tutor.i18n import t
+from tutor.ui.evaluation import build_evaluation
+from tutor.ui.render import CSS
+from tutor.ui.services import Services
+from tutor.ui.student import build_student
+from tutor.ui.teacher import build_teacher
+
+log = logging.getLogger(__name__)
+UI_LANGS = [("қазақша", "kk"), ("русский", "ru"), ("English", "en")]
+
+
+def build_blocks(services: Services, default_lang: str = "kk") -> gr.Blocks:
+    with gr.Blocks(title="Ustaz", analytics_enabled=False) as demo:
+        with gr.Row():
+            heading = gr.Markdown(f"## {t(default_lang, 'app_title')}")
+            ui_lang = gr.Radio(UI_LANGS, value=default_lang, label=t(default_lang, "ui_language"),
+                               scale=0, min_width=300)
+        with gr.Tabs():
+            with gr.Tab(t(default_lang, "tab_student"), id="student") as tab_s:
+                relabel_s, out_s = build_student(services, ui_lang, default_lang)
+            with gr.Tab(t(default_lang, "tab_teacher"), id="teacher") as tab_t:
+                relabel_t, out_t = build_teacher(services, ui_lang, default_lang)
+            with gr.Tab(t(default_lang, "tab_eval"), id="evaluation") as tab_e:
+                relabel_e, out_e = build_evaluation(ui_lang, default_lang)
+
+        def relabel(lang):
+            return ([gr.update(value=f"## {t(lang, 'app_title')}"), gr.update(label=t(lang, "ui_language")),
+                     gr.update(label=t(lang, "tab_student")), gr.update(label=t(lang, "tab_teacher")),
+                     gr.update(label=t(lang, "tab_eval"))]
+                    + relabel_s(lang) + relabel_t(lang) + relabel_e(lang))
+
+        ui_lang.change(relabel, [ui_lang],
+                       [heading, ui_lang, tab_s, tab_t, tab_e, *out_s, *out_t, *out_e],
+                       api_name="set_ui_language")
+    return demo
+
+
+def build_app(settings, runtime=None, tutor=None, composer_choice=None):
+    from tutor.commands import build_tutor
+
+    if tutor is None:
+        runtime, tutor, composer_choice = build_tutor(settings, runtime)
+    auth = TeacherAuth(settings.data_path, settings.teacher_password)
+    services = Services(settings, runtime, tutor, auth, composer_choice)
+    demo = build_blocks(services)
+    demo.queue(default_concurrency_limit=settings.queue_concurrency, max_size=settings.queue_size)
+    return demo, services
+
+
+def launch(demo: gr.Blocks, settings, prevent_thread_lock: bool = False, quiet: bool = False):
+    return demo.launch(server_name=settings.host, server_port=settings.port, share=False,
+                       prevent_thread_lock=prevent_thread_lock, quiet=quiet, show_error=True,
+                       max_file_size=f"{settings.max_upload_mb}mb", css=CSS,
+                       theme=gr.themes.Soft(), footer_links=["api"], ssr_mode=False)

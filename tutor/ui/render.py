@@ -1,0 +1,45 @@
+"""HTML for answers and citation cards (escaped: corpus text is never rendered as HTML)."""
+
+from __future__ import annotations
+
+import html
+
+from tutor.answer.types import Answer
+from tutor.i18n import t
+
+
+def citation_cards(answer: Answer, ui_lang: str) -> str:
+    cards = []
+    for c in answer.citations:
+        where = html.escape(c.location())
+        meta = [html.escape(c.subject or ""), f"{t(ui_lang, 'grade')} {c.grade}" if c.grade else "",
+                f"{t(ui_lang, 'citation_language')}: {c.lang}"]
+        cards.append(
+            f"<details class='ustaz-cite'><summary>[{c.n}] {html.escape(c.title)}"
+            f"{' — ' + where if where else ''}</summary>"
+            f"<div class='ustaz-cite-meta'>{' · '.join(m for m in meta if m)}</div>"
+            f"<blockquote>{html.escape(c.quote)}</blockquote></details>")
+    return "".join(cards)
+
+
+def answer_markdown(answer: Answer, ui_lang: str) -> str:
+    how = (t(ui_lang, "composer_" + answer.composer)
+           if answer.composer in ("extractive", "generative") else answer.composer)
+    label = (f"<div class='ustaz-label'>🤖 {t(ui_lang, 'ai_generated')} · "
+             f"{t(ui_lang, 'mode_label')}: {t(ui_lang, 'mode_' + answer.mode)} · "
+             f"{t(ui_lang, 'composer_label')}: "
+             f"{how}"
+             f"</div>")
+    body = html.escape(answer.text).replace("&gt; ", "> ").replace("\n&gt;", "\n>")
+    return f"{body}\n\n{citation_cards(answer, ui_lang)}\n\n{label}"
+
+
+CSS = """
+.ustaz-cite { border: 1px solid #c9d3e0; border-radius: 8px; padding: 6px 10px; margin: 6px 0; }
+.ustaz-cite summary { cursor: pointer; font-weight: 600; }
+.ustaz-cite blockquote { margin: 6px 0 0 0; padding-left: 8px; border-left: 3px solid #7a9cc6; }
+.ustaz-cite-meta { font-size: 0.85em; color: #4a5568; }
+.ustaz-label { font-size: 0.85em; color: #2d3748; background: #edf2f7; border-radius: 6px;
+               padding: 2px 8px; display: inline-block; margin-top: 4px; }
+@media (max-width: 640px) { .gradio-container { padding: 4px !important; } }
+"""

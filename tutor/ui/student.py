@@ -1,0 +1,107 @@
+"""The student tab: chat with streamed, cited answers; modes; language; feedback."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from tutor.i18n import t
+from tutor.ui.render import answer_markdown
+
+MODES = ("explain", "hints", "quiz", "coach")
+ANSWER_LANGS = ("auto", "kk", "ru", "en")
+
+
+def mode_choices(ui_lang: str) -> list[tuple[str, str]]:
+    return [(t(ui_lang, f"mode_{m}"), m) for m in MODES]
+
+
+def lang_choices(ui_lang: str) -> list[tuple[str, str]]:
+    names = {"auto": t(ui_lang, "lang_auto"), "kk": "қазақша", "ru": "русский", "en": "English"}
+    return [(names[code], code) for code in ANSWER_LANGS]
+
+
+def build_student(services, ui_lang: gr.State | gr.Radio, default_lang: str = "kk"):
+    """Render the student tab inside the current Blocks; returns components to relabel."""
+    session = gr.State(services.new_session)
+    last_answer = gr.State({})
+
+    with gr.Accordion(t(default_lang, "welcome_title"), open=True) as welcome:
+        welcome_md = gr.Markdown(t(default_lang, "welcome_body"))
+    chat = gr.Chatbot(height=460, label="Ustaz", sanitize_html=True, render_markdown=True,
+                      feedback_options=("Like", "Dislike"), group_consecutive_messages=False)
+    with gr.Row():
+        question = gr.Textbox(label=t(default_lang, "question"), scale=5, lines=2,
+                              placeholder=t(default_lang, "question_placeholder"), max_length=4000)
+        send = gr.Button(t(default_lang, "send"), variant="primary", scale=1)
+    with gr.Row():
+        mode = gr.Radio(mode_choices(default_lang), value="explain", label=t(default_lang, "mode"))
+        answer_lang = gr.Dropdown(lang_choices(default_lang), value="auto",
+                                  label=t(default_lang, "answer_language"))
+        clear = gr.Button(t(default_lang, "clear"))
+    examples_md = gr.Markdown(_examples_md(services, default_lang))
+    with gr.Row():
+        comment = gr.Textbox(label=t(default_lang, "feedback_comment"), scale=4, max_length=1000)
+        comment_send = gr.Button(t(default_lang, "feedback_send"), scale=1)
+    feedback_note = gr.Markdown("")
+
+    def ask(message, history, mode_value, lang_value, sid, ui):
+        history = list(history or [])
+        message = (message or "").strip()
+        if not message:
+            return
+        history.append({"role": "user", "content": message})
+        history.append({"role": "assistant", "content": "…"})
+        final = None
+        for text, answer in services.tutor.stream(message, sid, mode_value, lang_value):
+            if answer is None:
+                history[-1] = {"role": "assistant", "content": text + " ▌"}
+                yield history, "", {}
+            else:
+                final = answer
+        history[-1] = {"role": "assistant", "content": answer_markdown(final, ui or final.lang)}
+        meta = {"doc_keys": [c.doc_key for c in final.citations],
+                "subject": final.citations[0].subject if final.citations else ""}
+        yield history, "", meta
+
+    def clear_chat(sid):
+        services.tutor.reset(sid)
+        return [], "", {}
+
+    def on_like(data: gr.LikeData, sid, meta):
+        services.feedback(sid, 1 if data.liked else -1, "", meta.get("doc_keys", []),
+                          meta.get("subject", ""))
+
+    def on_comment(text, sid, meta, ui):
+        if not (text or "").strip():
+            return "", ""
+        services.feedback(sid, 0, text, (meta or {}).get("doc_keys", []),
+                          (meta or {}).get("subject", ""))
+        return "", t(ui, "feedback_thanks")
+
+    inputs = [question, chat, mode, answer_lang, session, ui_lang]
+    send.click(ask, inputs, [chat, question, last_answer], api_name="ask")
+    question.submit(ask, inputs, [chat, question, last_answer], api_visibility="private")
+    clear.click(clear_chat, [session], [chat, question, last_answer], api_name="clear")
+    chat.like(on_like, [session, last_answer], None, api_visibility="private")
+    comment_send.click(on_comment, [comment, session, last_answer, ui_lang],
+                       [comment, feedback_note], api_name="feedback")
+
+    def relabel(lang):
+        return [gr.update(label=t(lang, "welcome_title")), gr.update(value=t(lang, "welcome_body")),
+                gr.update(label=t(lang, "question"), placeholder=t(lang, "question_placeholder")),
+                gr.update(value=t(lang, "send")),
+                gr.update(label=t(lang, "mode"), choices=mode_choices(lang)),
+                gr.update(label=t(lang, "answer_language"), choices=lang_choices(lang)),
+                gr.update(value=t(lang, "clear")), gr.update(value=_examples_md(services, lang)),
+                gr.update(label=t(lang, "feedback_comment")), gr.update(value=t(lang, "feedback_send"))]
+
+    outputs = [welcome, welcome_md, question, send, mode, answer_lang, clear, examples_md, comment,
+               comment_send]
+    return relabel, outputs
+
+
+def _examples_md(services, lang: str) -> str:
+    examples = services.examples(lang)
+    if not examples:
+        return ""
+    return f"**{t(lang, 'examples')}:** " + " · ".join(f"«{e}»" for e in examples)
