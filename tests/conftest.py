@@ -1,0 +1,101 @@
+"""Shared fixtures. Tests are hermetic: no network (a socket guard refuses anything but
+loopback), models offline, every data folder temporary."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+for _key in list(os.environ):
+    if _key.startswith("TUTOR_") and _key != "TUTOR_MODEL_CACHE":
+        del os.environ[_key]
+
+from tutor.config import REPO_ROOT, Settings  # noqa: E402
+from tutor.retrieval.embedders import HashingEmbedder  # noqa: E402
+
+CORPUS = REPO_ROOT / "corpus"
+
+
+class NetworkBlocked(RuntimeError):
+    pass
+
+
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self, address):
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and (host in ("localhost", "::1") or host.startswith("127.")
+                                  or self.family == socket.AF_UNIX):
+        return _real_connect(self, address)
+    raise NetworkBlocked(f"test tried to open a network connection to {address!r}")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_network():
+    socket.socket.connect = _guarded_connect
+    yield
+    socket.socket.connect = _real_connect
+
+
+def model_cache() -> Path:
+    """Where `make test` provisioned the real models (integration tests use it)."""
+    env = os.environ.get("TUTOR_MODEL_CACHE")
+    return Path(env) if env else Path(Settings().data_dir) / "models"
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings.load(env={}, data_dir=str(tmp_path / "data"), corpus_dir=str(CORPUS),
+                         model_cache=str(model_cache()))
+
+
+@pytest.fixture(scope="session")
+def _fake_corpus_dir(tmp_path_factory) -> Path:
+    """The bundled corpus ingested once with the hashing embedder; copied per test."""
+    from tutor.runtime import build_runtime
+
+    folder = tmp_path_factory.mktemp("fake-corpus") / "data"
+    s = Settings.load(env={}, data_dir=str(folder), corpus_dir=str(CORPUS), model_cache=str(folder / "m"))
+    rt = build_runtime(s, embedder=HashingEmbedder())
+    rt.store.close()
+    return folder
+
+
+@pytest.fixture
+def fake_runtime(tmp_path, _fake_corpus_dir):
+    """A full runtime (store, index, retriever, ingestor) over the bundled corpus, with a
+    deterministic keyword embedder instead of e5."""
+    from tutor.runtime import build_runtime
+
+    folder = tmp_path / "data"
+    shutil.copytree(_fake_corpus_dir, folder)
+    s = Settings.load(env={}, data_dir=str(folder), corpus_dir=str(CORPUS), model_cache=str(folder / "m"))
+    rt = build_runtime(s, embedder=HashingEmbedder())
+    yield rt
+    rt.store.close()
+
+
+@pytest.fixture
+def fake_tutor(fake_runtime):
+    from tutor.answer.extractive import ExtractiveComposer
+    from tutor.tutor import Tutor
+
+    return Tutor(fake_runtime.retriever, fake_runtime.store,
+                 extractive=ExtractiveComposer(fake_runtime.embedder))
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    """The real e5-small embedder from the model cache (integration layer)."""
+    from tutor.runtime import load_embedder
+
+    s = Settings.load(env={}, model_cache=str(model_cache()))
+    return load_embedder(s)
