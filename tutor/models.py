@@ -112,25 +112,34 @@ def verify_folder(folder: Path, deep: bool = False) -> str | None:
 
 
 def _convert_once(target: Path, build, source: str, licence: str, role: str) -> None:
-    """Run ``build(tmp_folder) -> check dict`` into a temporary folder, then rename."""
+    """Run ``build(tmp_folder) -> check dict`` into a temporary folder, then rename.
+
+    A file lock makes concurrent starts (two terminals, a test run beside the app) wait
+    for one conversion instead of racing; a leftover temporary folder is from a killed
+    conversion and is removed."""
+    import fcntl
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(f".{target.name}.tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)  # an interrupted earlier conversion
-    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    started = time.perf_counter()
-    _progress(f"converting {source} into {target} (once)")
-    try:
-        check = build(tmp)
-        check["seconds"] = round(time.perf_counter() - started, 1)
-        _write_manifest(tmp, source, licence, check)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except Exception as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise ModelError(role, f"converting {source} failed: {exc}") from exc
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if verify_folder(target) is None:
+            return  # another process finished it while we waited
+        for stale in target.parent.glob(f".{target.name}.tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+        tmp.mkdir()
+        started = time.perf_counter()
+        _progress(f"converting {source} into {target} (once)")
+        try:
+            check = build(tmp)
+            check["seconds"] = round(time.perf_counter() - started, 1)
+            _write_manifest(tmp, source, licence, check)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        except Exception as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise ModelError(role, f"converting {source} failed: {exc}") from exc
     _progress(f"done in {check['seconds']} s")
 
 
