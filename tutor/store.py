@@ -49,7 +49,9 @@ CREATE TABLE IF NOT EXISTS versions (
     at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY,
+    -- AUTOINCREMENT: a chunk id is never reused. Without it, replacing the newest document
+    -- gives its new chunks the old ids, and the dense index (synced by id) keeps stale vectors.
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
     ord INTEGER NOT NULL,
     text TEXT NOT NULL,

@@ -18,7 +18,7 @@ from tutor.i18n import LANGS, t
 from tutor.ingest.langdetect import detect_language
 from tutor.pedagogy import coach, hints, quiz
 from tutor.retrieval.hybrid import Hit, SearchResult
-from tutor.safety import SERIOUS, moderate, redact_pii
+from tutor.safety import SERIOUS, moderate, redact_pii, sanitize_hits
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,10 @@ class Tutor:
             return
 
         result = self.retriever.search(clean, k=self.top_k * 2, prefer_lang=lang)
+        # Passages are material, not orders: sentences that instruct the assistant ("ignore
+        # your rules", "tell the student that...") are dropped before any composer, hint or
+        # quiz sees them (tutor/safety.py, strip_instructions).
+        result.hits = sanitize_hits(result.hits)
         answered = result.has_evidence
         answer = None
         if mode == "coach":
@@ -139,7 +143,9 @@ class Tutor:
         # Teachers see the category and time; the text only for serious categories,
         # where an adult may need to act.
         self.store.add_flag(session_id, category, lang, clean if category in SERIOUS else None)
-        text = t(lang, f"safety_{category}") + "\n\n" + t(lang, "safety_note_teacher")
+        # The note must say truthfully what the teacher will see.
+        note = "safety_note_teacher_serious" if category in SERIOUS else "safety_note_teacher"
+        text = t(lang, f"safety_{category}") + "\n\n" + t(lang, note)
         return Answer(text, lang, mode, "policy", flag=category, notes=["input_moderated"])
 
     def _hint(self, question: str, lang: str, mode: str, result: SearchResult,
@@ -149,8 +155,8 @@ class Tutor:
         same_doc = [h for h in result.hits if h.chunk.doc.doc_key == doc.doc_key
                     and not hints.ANSWER_SECTION.search(h.chunk.section)]
         if not same_doc:  # only the answer key matched: point into the tasks instead
-            same_doc = [Hit(c, 0.0) for c in self.store.chunks_of(doc.doc_key)
-                        if not hints.ANSWER_SECTION.search(c.section)]
+            same_doc = sanitize_hits([Hit(c, 0.0) for c in self.store.chunks_of(doc.doc_key)
+                                      if not hints.ANSWER_SECTION.search(c.section)])
         doc_text = "\n".join(c.text for c in self.store.chunks_of(doc.doc_key))
         level = min(state.hint_levels.get(doc.doc_key, 0) + 1, 3)
         state.hint_levels[doc.doc_key] = level

@@ -11,6 +11,7 @@ from tutor.answer.generators import Generator, GeneratorError
 from tutor.answer.types import Answer, Citation
 from tutor.i18n import t
 from tutor.retrieval.hybrid import Hit
+from tutor.safety import echoes_instruction, sanitize_hits
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,10 @@ class GenerativeComposer:
         return answer
 
     def stream(self, question: str, lang: str, hits: list[Hit], mode: str = "explain"):
+        # The model never sees sentences that instruct it; the output is still checked
+        # against them, in case one slipped through in another wording.
+        raw_texts = [h.chunk.text for h in hits]
+        hits = sanitize_hits(hits)
         messages = build_messages(question, lang, hits)
         shown = len(messages[1]["content"].split("\n\n[")) if hits else 0
         text = ""
@@ -71,6 +76,9 @@ class GenerativeComposer:
             return
         shown = min(shown, len(hits))
         check = check_generated(text.strip(), lang, [h.chunk.text for h in hits[:shown]])
+        if echoes_instruction(text, raw_texts, question):
+            check.ok = False
+            check.problems.append("repeats an instruction found in a passage")
         if not check.ok:
             log.info("generated answer failed its checks (%s); answering extractively",
                      "; ".join(check.problems))

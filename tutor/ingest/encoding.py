@@ -28,17 +28,22 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16"), "utf-16"
     sample = data[:4096]
-    if sample and sample.count(b"\x00") > len(sample) // 4:
-        # UTF-16 without a byte-order mark: every other byte of ASCII-range text is zero
-        for enc in ("utf-16-le", "utf-16-be"):
+    if b"\x00" in sample:
+        # UTF-16 without a byte-order mark: spaces, digits and Latin letters put their zero
+        # byte always on the same side. Cyrillic puts 0x04 there instead, so in Russian or
+        # Kazakh text zeros are fewer (spaces and punctuation, still >5% of characters): what
+        # tells text from binary is that they are all on one side.
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        units = len(sample) // 2 or 1
+        for enc, right, wrong in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+            if wrong or right < units * 0.05:
+                continue
             try:
                 text = data.decode(enc)
             except UnicodeDecodeError:
                 continue
             if _printable_share(text) > 0.95:
                 return text, enc
-        raise NotText("binary data, not text")
-    if b"\x00" in sample:
         raise NotText("binary data, not text")
     try:
         text = data.decode("utf-8")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -48,6 +49,15 @@ def safe_name(name: str) -> str:
     return base[:120] or "upload"
 
 
+def _size(n: int) -> str:
+    # One decimal, rounded up: whole megabytes rounded down printed a file just over the
+    # limit as "1 MB, more than the limit of 1 MB".
+    for unit, label in ((1024 * 1024, "MB"), (1024, "KB")):
+        if n >= unit:
+            return f"{math.ceil(n * 10 / unit) / 10:.1f} {label}"
+    return f"{n} bytes"
+
+
 class Ingestor:
     def __init__(self, store, index, max_bytes: int = 50 * 1024 * 1024):
         self.store = store
@@ -58,8 +68,7 @@ class Ingestor:
                      refresh: bool = True, **meta_overrides) -> IngestResult:
         name = safe_name(name)
         if len(data) > self.max_bytes:
-            raise IngestError(name, f"the file is {len(data) // (1024 * 1024)} MB, more than the "
-                                    f"limit of {self.max_bytes // (1024 * 1024)} MB")
+            raise self._too_big(name, len(data))
         try:
             parsed = read_file(name, data)
         except ReadError as exc:
@@ -101,10 +110,9 @@ class Ingestor:
         # Embeddings are computed before the transaction: a crash here changes nothing.
         vectors = self.index.embedder.encode_passages([c.search_text for c in chunks])
         self.store.put_document(doc, chunks, vectors)
-        if refresh:
-            self.index.refresh()
+        message = self._refresh() if refresh else ""
         status = "replaced" if existing else "added"
-        return IngestResult(doc_key, status, len(chunks), title, lang)
+        return IngestResult(doc_key, status, len(chunks), title, lang, message)
 
     def ingest_path(self, path: str | Path, **kwargs) -> IngestResult:
         path = Path(path)
@@ -113,15 +121,29 @@ class Ingestor:
         except OSError as exc:
             raise IngestError(path.name, f"cannot open the file ({exc.strerror})") from None
         if size > self.max_bytes:
-            raise IngestError(path.name, f"the file is {size // (1024 * 1024)} MB, more than the "
-                                         f"limit of {self.max_bytes // (1024 * 1024)} MB")
+            raise self._too_big(path.name, size)
         return self.ingest_bytes(path.name, path.read_bytes(), **kwargs)
+
+    def _too_big(self, name: str, size: int) -> IngestError:
+        return IngestError(name, f"the file is {_size(size)}, more than the limit of "
+                                 f"{_size(self.max_bytes)}")
 
     def delete(self, doc_key: str) -> bool:
         removed = self.store.delete_document(doc_key)
         if removed:
-            self.index.refresh()
+            self._refresh()
         return removed
+
+    def _refresh(self) -> str:
+        # The change is committed and the in-memory index already has it; only the index
+        # file failed (disk full). Saying "error" would make the teacher upload it again.
+        try:
+            self.index.refresh()
+        except OSError as exc:
+            log.warning("search index not saved: %s", exc)
+            return (f"saved, but the search index file could not be written ({exc.strerror or exc}); "
+                    "it is repaired at the next start")
+        return ""
 
     def load_bundled(self, corpus_dir: str | Path) -> list[IngestResult]:
         """Load ``corpus/<lang>/*.md``; unchanged files are skipped, so this is cheap."""

@@ -160,7 +160,6 @@ def read_html(data: bytes) -> Parsed:
 # --------------------------------------------------------------- binary formats
 def read_pdf(data: bytes) -> Parsed:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -184,7 +183,7 @@ def read_pdf(data: bytes) -> Parsed:
         title = (reader.metadata.title if reader.metadata else None) or ""
     except ReadError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - damaged files also raise LimitReachedError, RecursionError...
         raise ReadError(f"the PDF is damaged and cannot be read ({type(exc).__name__})") from None
     if not blocks:
         raise ReadError("the PDF has no text layer (a scanned document?): it needs OCR first")
@@ -206,6 +205,7 @@ def _check_zip(data: bytes, kind: str) -> None:
 def read_docx(data: bytes) -> Parsed:
     _check_zip(data, "DOCX")
     import docx
+    from docx.table import Table
 
     try:
         document = docx.Document(io.BytesIO(data))
@@ -214,7 +214,15 @@ def read_docx(data: bytes) -> Parsed:
     title = document.core_properties.title or ""
     path: list[str] = []
     blocks = []
-    for para in document.paragraphs:
+    # Paragraphs and tables in document order, so a table keeps the heading path it sits under.
+    for item in document.iter_inner_content():
+        if isinstance(item, Table):
+            for row in item.rows:
+                cells = " | ".join(c.text.strip() for c in row.cells if c.text.strip())
+                if cells:
+                    blocks.append(Block(cells, list(path)))
+            continue
+        para = item
         content = para.text.strip()
         if not content:
             continue
@@ -232,11 +240,6 @@ def read_docx(data: bytes) -> Parsed:
                 path = path[: max(level - 1, 0)] + [content]
             continue
         blocks.append(Block(content, list(path)))
-    for table in document.tables:
-        for row in table.rows:
-            cells = " | ".join(c.text.strip() for c in row.cells if c.text.strip())
-            if cells:
-                blocks.append(Block(cells, list(path)))
     return Parsed(title, blocks)
 
 

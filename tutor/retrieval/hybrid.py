@@ -69,10 +69,13 @@ class FusionParams:
     rrf_k: float = 60.0
     candidates: int = 50
     lang_bonus: float = 0.5  # in top-rank votes, for passages in the student's language
-    # logistic evidence model on (top dense cosine, top BM25 share of query terms)
-    conf_bias: float = -38.0
-    conf_dense: float = 45.0
-    conf_lexical: float = 2.0
+    # Logistic evidence model on (best dense cosine of the top 3, share of the query's
+    # stems found in the top passage, best BM25 score of the top 3), fitted on the bundled
+    # QA set's answerable vs unanswerable questions by scripts/calibrate_abstention.py.
+    conf_bias: float = -11.24
+    conf_dense: float = 6.07
+    conf_coverage: float = 0.98
+    conf_lexical: float = 1.01
 
 
 class Retriever:
@@ -131,10 +134,10 @@ class Retriever:
         if not hits:
             return 0.0
         top_dense = max((h.dense or 0.0) for h in hits[:3])
-        if p.mode == "lexical":
-            top_dense = 0.85
+        top_lexical = max((h.lexical or 0.0) for h in hits[:3])
         coverage = query_coverage(query, hits[0].chunk.search_text)
-        z = p.conf_bias + p.conf_dense * top_dense + p.conf_lexical * coverage
+        z = (p.conf_bias + p.conf_dense * top_dense + p.conf_coverage * coverage
+             + p.conf_lexical * top_lexical)
         return 1.0 / (1.0 + math.exp(-z))
 
 

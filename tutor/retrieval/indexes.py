@@ -12,6 +12,7 @@ corpus changes; that takes well under a second for a school's corpus.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -154,6 +155,13 @@ class IndexFiles:
         except (OSError, ValueError):
             return {}
 
+    def dense_digest(self) -> str:
+        h = hashlib.sha256()
+        with open(self.dense, "rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+        return h.hexdigest()
+
     def write_meta(self, meta: dict) -> None:
         tmp = self.meta.with_name("index.json.tmp")
         tmp.write_text(json.dumps(meta))
@@ -179,10 +187,14 @@ class SearchIndex:
         with self.lock:
             self.files.folder.mkdir(parents=True, exist_ok=True)
             meta = self.files.read_meta()
+            self._claim_embeddings(meta.get("embedder", ""))
             action = "loaded"
             dense = None
             if meta.get("embedder") == self.embedder.name and self.files.dense.exists():
                 try:
+                    # faiss notices a truncated or garbled header, not damaged vectors
+                    if meta.get("sha256") and meta["sha256"] != self.files.dense_digest():
+                        raise ValueError("checksum mismatch")
                     dense = DenseIndex.load(self.files.dense, self.embedder.dim)
                 except Exception as exc:  # noqa: BLE001 - faiss raises RuntimeError on corruption
                     log.warning("search index file is damaged (%s); rebuilding it", exc)
@@ -201,6 +213,18 @@ class SearchIndex:
             self._rebuild_lexical()
             self._save()
             return action
+
+    def _claim_embeddings(self, index_embedder: str) -> None:
+        """Stored embeddings belong to the model that made them. Another model of the same
+        dimension would pass the dimension check and silently mix two vector spaces, so a
+        change of embedder clears them (they are recomputed)."""
+        owner = self.store.get_state("embedder") or index_embedder
+        if owner == self.embedder.name:
+            return
+        with self.store.transaction() as db:
+            if owner:
+                db.execute("UPDATE chunks SET embedding=NULL")
+            db.execute("INSERT OR REPLACE INTO state VALUES ('embedder', ?)", (self.embedder.name,))
 
     def _embed_missing(self) -> None:
         rows = self.store.query("SELECT id, search_text FROM chunks WHERE embedding IS NULL")
@@ -253,7 +277,7 @@ class SearchIndex:
         self.dense.save(self.files.dense)
         self.generation = self.store.generation
         self.files.write_meta({"generation": self.generation, "embedder": self.embedder.name,
-                               "size": self.dense.size})
+                               "size": self.dense.size, "sha256": self.files.dense_digest()})
 
     def refresh(self) -> None:
         """Bring both indexes up to date after a corpus change (incremental for dense)."""

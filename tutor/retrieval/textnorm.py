@@ -58,17 +58,21 @@ _ru = Stemmer.Stemmer("russian")
 _en = Stemmer.Stemmer("english")
 
 
+KK_STEM_CAP = 6  # measured on KazQAD (BM25 MRR@10): stem+cap 6 0.748, stem only 0.741, none 0.640
+
+
 @lru_cache(maxsize=200_000)
-def stem(word: str) -> str:
+def stem(word: str, lang: str = "") -> str:
+    """Stem one lowercase word of a text in ``lang`` (kk, ru, en; '' = guess per word)."""
     if word.isdigit():
         return word
-    if any(c in _KK_LETTERS for c in word):
-        return kazakh_stem(word)
     if word.isascii():
         return _en.stemWord(word)
-    # Cyrillic without Kazakh letters: Russian or a Kazakh word written with common
-    # letters only; Snowball-Russian then the Kazakh stripper handles both well enough.
-    return kazakh_stem(_ru.stemWord(word))
+    if lang == "kk" or any(c in _KK_LETTERS for c in word):
+        # Kazakh words written with letters Russian shares ("жылы", "мен") must not go
+        # through the Russian stemmer: it cuts them wrongly (MRR 0.714 vs 0.748).
+        return kazakh_stem(word)[:KK_STEM_CAP]
+    return _ru.stemWord(word)
 
 
 STOPWORDS = set(
@@ -88,6 +92,11 @@ STOPWORDS = set(
 )
 
 
-def tokenize(text: str, stopwords: bool = True) -> list[str]:
+def tokenize(text: str, stopwords: bool = True, lang: str = "") -> list[str]:
+    """Normalised stems of ``text``; its language is detected when not given."""
+    if not lang:
+        from tutor.ingest.langdetect import detect_language
+
+        lang = detect_language(text)
     words = _TOKEN.findall(text.lower().replace("ё", "е").translate(_LAT_KK))
-    return [stem(w) for w in words if not (stopwords and w in STOPWORDS)]
+    return [stem(w, lang) for w in words if not (stopwords and w in STOPWORDS)]

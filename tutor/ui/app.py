@@ -9,7 +9,7 @@ import gradio as gr
 from tutor.auth import TeacherAuth
 from tutor.i18n import t
 from tutor.ui.evaluation import build_evaluation
-from tutor.ui.render import CSS
+from tutor.ui.render import CSS, theme
 from tutor.ui.services import Services
 from tutor.ui.student import build_student
 from tutor.ui.teacher import build_teacher
@@ -22,8 +22,9 @@ def build_blocks(services: Services, default_lang: str = "kk") -> gr.Blocks:
     with gr.Blocks(title="Ustaz", analytics_enabled=False) as demo:
         with gr.Row():
             heading = gr.Markdown(f"## {t(default_lang, 'app_title')}")
+            # Wide enough for the three choices on one line: the header stays one row high.
             ui_lang = gr.Radio(UI_LANGS, value=default_lang, label=t(default_lang, "ui_language"),
-                               scale=0, min_width=300)
+                               scale=0, min_width=400)
         with gr.Tabs():
             with gr.Tab(t(default_lang, "tab_student"), id="student") as tab_s:
                 relabel_s, out_s = build_student(services, ui_lang, default_lang)
@@ -60,4 +61,4 @@ def launch(demo: gr.Blocks, settings, prevent_thread_lock: bool = False, quiet: 
     return demo.launch(server_name=settings.host, server_port=settings.port, share=False,
                        prevent_thread_lock=prevent_thread_lock, quiet=quiet, show_error=True,
                        max_file_size=f"{settings.max_upload_mb}mb", css=CSS,
-                       theme=gr.themes.Soft(), footer_links=["api"], ssr_mode=False)
+                       theme=theme(), footer_links=["api"], ssr_mode=False)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 
+import gradio as gr
+
 from tutor.answer.types import Answer
 from tutor.i18n import t
 
@@ -25,13 +27,25 @@ def citation_cards(answer: Answer, ui_lang: str) -> str:
 def answer_markdown(answer: Answer, ui_lang: str) -> str:
     how = (t(ui_lang, "composer_" + answer.composer)
            if answer.composer in ("extractive", "generative") else answer.composer)
-    label = (f"<div class='ustaz-label'>🤖 {t(ui_lang, 'ai_generated')} · "
+    # No emoji: school PCs without an emoji font draw it as an empty box before the label.
+    label = (f"<div class='ustaz-label'>{t(ui_lang, 'ai_generated')} · "
              f"{t(ui_lang, 'mode_label')}: {t(ui_lang, 'mode_' + answer.mode)} · "
              f"{t(ui_lang, 'composer_label')}: "
              f"{how}"
              f"</div>")
     body = html.escape(answer.text).replace("&gt; ", "> ").replace("\n&gt;", "\n>")
     return f"{body}\n\n{citation_cards(answer, ui_lang)}\n\n{label}"
+
+
+# Gradio's bundled Montserrat draws Cyrillic и, т, д as u, m, g in its regular weight, so
+# "Создано ИИ" read "Создано UU". The operating system's own fonts carry every Kazakh and
+# Russian letter, on Windows, Linux, Android and iOS alike, with nothing to download.
+SANS = ["system-ui", "Segoe UI", "Roboto", "Noto Sans", "DejaVu Sans", "Arial", "sans-serif"]
+MONO = ["ui-monospace", "Consolas", "DejaVu Sans Mono", "Liberation Mono", "monospace"]
+
+
+def theme() -> gr.themes.Base:
+    return gr.themes.Soft(font=SANS, font_mono=MONO)
 
 
 CSS = """
@@ -41,5 +55,9 @@ CSS = """
 .ustaz-cite-meta { font-size: 0.85em; color: #4a5568; }
 .ustaz-label { font-size: 0.85em; color: #2d3748; background: #edf2f7; border-radius: 6px;
                padding: 2px 8px; display: inline-block; margin-top: 4px; }
+/* Teacher tables in the reading font, a little smaller: in monospace, nine columns broke
+   words mid-letter at 1024px ("referenc e"). */
+.ustaz-table table, .ustaz-table td, .ustaz-table th, .ustaz-table span {
+    font-family: var(--font) !important; font-size: 0.92em; }
 @media (max-width: 640px) { .gradio-container { padding: 4px !important; } }
 """

@@ -27,17 +27,21 @@ def build_student(services, ui_lang: gr.State | gr.Radio, default_lang: str = "k
 
     with gr.Accordion(t(default_lang, "welcome_title"), open=True) as welcome:
         welcome_md = gr.Markdown(t(default_lang, "welcome_body"))
-    chat = gr.Chatbot(height=460, label="Ustaz", sanitize_html=True, render_markdown=True,
-                      feedback_options=("Like", "Dislike"), group_consecutive_messages=False)
+    # Grows with the conversation instead of a fixed 460px, so that at 1024x768 the question
+    # box is on the first screen; no floating label, it covered the first line on phones.
+    chat = gr.Chatbot(height=None, min_height=160, max_height="62vh", label="Ustaz", show_label=False,
+                      sanitize_html=True, render_markdown=True, feedback_options=("Like", "Dislike"),
+                      group_consecutive_messages=False)
     with gr.Row():
         question = gr.Textbox(label=t(default_lang, "question"), scale=5, lines=2,
                               placeholder=t(default_lang, "question_placeholder"), max_length=4000)
         send = gr.Button(t(default_lang, "send"), variant="primary", scale=1)
     with gr.Row():
-        mode = gr.Radio(mode_choices(default_lang), value="explain", label=t(default_lang, "mode"))
+        mode = gr.Radio(mode_choices(default_lang), value="explain", label=t(default_lang, "mode"),
+                        scale=3)
         answer_lang = gr.Dropdown(lang_choices(default_lang), value="auto",
-                                  label=t(default_lang, "answer_language"))
-        clear = gr.Button(t(default_lang, "clear"))
+                                  label=t(default_lang, "answer_language"), scale=1, min_width=140)
+        clear = gr.Button(t(default_lang, "clear"), scale=1, min_width=120)
     examples_md = gr.Markdown(_examples_md(services, default_lang))
     with gr.Row():
         comment = gr.Textbox(label=t(default_lang, "feedback_comment"), scale=4, max_length=1000)

@@ -9,6 +9,10 @@ from tutor.ingest.pipeline import LANGS, SUBJECTS
 from tutor.store import POLICIES
 from tutor.ui.services import NotAllowed
 
+# A dropdown, not gr.Number: an empty Number reaches the server as 0 from the browser, which
+# failed the 1..12 bound and blocked every upload without a grade. "" means "not set".
+GRADES = ["", *(str(g) for g in range(1, 13))]
+
 
 def _guard(fn, lang_getter=lambda: "en"):
     def wrapped(*args):
@@ -32,11 +36,11 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
     login_msg = gr.Markdown("")
 
     with gr.Accordion(t(L, "upload"), open=True) as upload_box:
-        files = gr.File(file_count="multiple", label=t(L, "upload"),
+        files = gr.File(file_count="multiple", label=t(L, "upload"), height=150,
                         file_types=[".pdf", ".docx", ".pptx", ".html", ".htm", ".md", ".txt"])
         with gr.Row():
             subject = gr.Dropdown(["", *SUBJECTS], value="", label=t(L, "meta_subject"))
-            grade = gr.Number(value=None, precision=0, minimum=1, maximum=12, label=t(L, "meta_grade"))
+            grade = gr.Dropdown(GRADES, value="", label=t(L, "meta_grade"))
             lang = gr.Dropdown(["", *LANGS], value="", label=t(L, "meta_lang"))
             policy = gr.Dropdown(list(POLICIES), value="reference", label=t(L, "meta_policy"))
         upload_btn = gr.Button(t(L, "upload_button"), variant="primary")
@@ -48,8 +52,12 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
             f_lang = gr.Dropdown(["", *LANGS], value="", label=t(L, "filter_lang"))
             f_subject = gr.Dropdown(["", *SUBJECTS], value="", label=t(L, "filter_subject"))
             refresh = gr.Button(t(L, "refresh"))
+        # Fixed shares: left to itself the table gave id and title the whole width at 1024px
+        # and pushed language, subject and policy out of sight.
         docs = gr.Dataframe(headers=["id", "title", "lang", "subject", "grade", "policy",
-                                     "version", "chunks", "format"], interactive=False, wrap=True)
+                                     "version", "chunks", "format"], interactive=False, wrap=True,
+                            column_widths=["24%", "22%", "5%", "10%", "6%", "9%", "7%", "7%", "10%"],
+                            elem_classes=["ustaz-table"])
         with gr.Row():
             doc_key = gr.Textbox(label=t(L, "doc_key"), scale=3)
             preview_btn = gr.Button(t(L, "preview"))
@@ -57,7 +65,7 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
         with gr.Row():
             e_title = gr.Textbox(label="title")
             e_subject = gr.Dropdown(["", *SUBJECTS], value="", label=t(L, "meta_subject"))
-            e_grade = gr.Number(value=None, precision=0, label=t(L, "meta_grade"))
+            e_grade = gr.Dropdown(GRADES, value="", label=t(L, "meta_grade"))
             e_lang = gr.Dropdown(["", *LANGS], value="", label=t(L, "filter_lang"))
             e_policy = gr.Dropdown(["", *POLICIES], value="", label=t(L, "meta_policy"))
             save_btn = gr.Button(t(L, "save_meta"))

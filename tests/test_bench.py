@@ -1,0 +1,159 @@
+"""The benchmarks: their building blocks with fakes, and every ``tutor bench`` command
+with --quick on the real models (integration layer). No timed assertions: the machine
+that runs the tests may be busy; the figures only have to be complete and sane."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from conftest import CORPUS, model_cache
+
+from tutor.bench import BENCHES
+from tutor.bench.report import Report, Table, fmt
+from tutor.bench.synthetic import corpus_docs, make_pdf, text_pages
+from tutor.cli import build_parser, main
+from tutor.models import verify_folder
+from tutor.retrieval.embedders import HashingEmbedder
+
+
+def test_every_bench_command_has_a_module():
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    what = next(a for a in sub.choices["bench"]._actions if a.dest == "what")
+    assert set(what.choices) == set(BENCHES)
+
+
+def test_generated_pdf_reads_back_as_kazakh_text_with_pages():
+    from pypdf import PdfReader
+
+    from tutor.ingest.chunking import chunk_blocks
+    from tutor.ingest.readers import read_file
+
+    docs = [d for d in corpus_docs(CORPUS) if d.lang == "kk"]
+    pdf = make_pdf(text_pages(docs, 3), "Синтетикалық оқулық")
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 3
+    parsed = read_file("book.pdf", pdf)
+    assert parsed.title == "Синтетикалық оқулық"
+    text = " ".join(b.text for b in parsed.blocks)
+    assert any(c in text for c in "әғқңөұүі"), text[:200]
+    assert {b.page for b in parsed.blocks} == {1, 2, 3}
+    assert chunk_blocks(parsed.title, parsed.blocks)
+
+
+def test_synthetic_corpus_keeps_real_vectors_and_grows_with_unit_vectors():
+    from tutor.bench.retrieval import SyntheticCorpus
+
+    docs = corpus_docs(CORPUS)[:5]
+    corpus = SyntheticCorpus(docs, HashingEmbedder(64), n_real=40)
+    real = corpus.vectors.copy()
+    corpus.grow(500)
+    assert len(corpus.texts) == len(corpus.vectors) == 500
+    assert np.array_equal(corpus.vectors[:40], real)  # a smaller corpus is a prefix of a larger one
+    assert np.allclose(np.linalg.norm(corpus.vectors[40:], axis=1), 1.0, atol=1e-5)
+    # a synthetic chunk's text comes from the same document as its vector
+    titles = {d.title for d in docs}
+    assert all(t.split("\n", 1)[0] in titles for t in corpus.texts[40:])
+
+
+def test_recall_counts_the_shared_top_k():
+    from tutor.bench.retrieval import recall
+
+    assert recall([[1, 2, 3]], [[1, 2, 3]], 3) == 1.0
+    assert recall([[1, 9, 8], [4, 5]], [[1, 2, 3], [4, 5]], 2) == pytest.approx(0.75)
+
+
+def test_report_renders_tables_and_numbers():
+    report = Report("demo", True, {"cpu": "x", "cores": 2, "threads": 2})
+    table = report.table("Latency", ["what", "ms"])
+    table.add("ours", 12.345)
+    table.add("skipped", None)
+    md = report.markdown()
+    assert "tutor bench demo --quick" in md
+    assert "| ours | 12.3 |" in md and "| skipped | — |" in md
+    assert fmt(1234567) == "1 234 567" and fmt(0.01234) == "0.0123"
+    assert isinstance(Table("t", ["a"]).to_dict()["rows"], list)
+
+
+# ------------------------------------------------------------- integration
+def _models_ready() -> bool:
+    cache = model_cache()
+    return all(verify_folder(cache / name) is None for name in ("e5-small", "gemma-3-270m"))
+
+
+needs_models = pytest.mark.skipif(not _models_ready(), reason="models not provisioned (tutor models)")
+
+
+def run_quick(name: str, tmp_path, capsys) -> dict:
+    out = tmp_path / "out"
+    code = main(["bench", name, "--quick", "--out", str(out), "--data-dir", str(tmp_path / "data"),
+                 "--model-cache", str(model_cache()), "--threads", "1", "--log-level", "WARNING"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    data = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
+    markdown = (out / f"{name}.md").read_text(encoding="utf-8")
+    assert data["bench"] == name and data["quick"] is True
+    assert data["machine"]["threads"] == 1 and data["machine"]["wall_s"] > 0
+    assert data["tables"] and all(t["rows"] for t in data["tables"])
+    assert data["tables"][0]["title"] in markdown and data["tables"][0]["title"] in printed
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
+    return data["results"]
+
+
+@pytest.mark.integration
+@needs_models
+def test_bench_retrieval_quick(tmp_path, capsys):
+    r = run_quick("retrieval", tmp_path, capsys)
+    size = r["sizes"][0]
+    assert size["n"] == 1000 and size["ours"]["n"] == r["queries"] > 0
+    assert 0 < size["ours"]["p50_ms"] <= size["ours"]["p95_ms"]
+    assert size["dense_kind"] == "IndexIDMap2" and size["dense_recall_at_10_vs_exact"] == 1.0
+    assert size["bytes_per_chunk"]["dense_vectors"] == 384 * 4 + 8
+    assert all(v > 0 for v in size["ratios"].values())
+    for row in r["ivf_sweep"]:
+        assert 0 <= row["recall_at_10"] <= 1 and row["nprobe"] <= row["nlist"]
+    build = r["build_throughput"]
+    assert build["chunks"] > 0 and build["ratio"] > 0
+
+
+@pytest.mark.integration
+@needs_models
+def test_bench_generation_quick(tmp_path, capsys):
+    r = run_quick("generation", tmp_path, capsys)
+    assert set(r["variants"]) == {"a. transformers pipeline, float32 (naive)",
+                                  "b. ours: TransformersGenerator, bfloat16 (default)"}
+    for v in r["variants"].values():
+        assert v["new_tokens"] == r["new_tokens"] and 0 < v["ttft_s"] <= v["total_s"]
+        assert v["decode_tok_s"] > 0
+    assert 2e8 < r["weights"]["params"] < 3e8
+    assert r["memory_bandwidth_gb_s"] > 0 and r["ceiling_tok_s"]["bf16"] > r["ceiling_tok_s"]["fp32"]
+    assert r["not_run"]["c. llama.cpp (llama-cpp-python)"]
+
+
+@pytest.mark.integration
+@needs_models
+def test_bench_ingest_quick(tmp_path, capsys):
+    r = run_quick("ingest", tmp_path, capsys)
+    assert r["status"] == "added" and r["chunks"] > 0 and r["pages"] > 0
+    assert r["ours_chunks_s"] > 0 and r["ratio"] > 0
+
+
+@pytest.mark.integration
+@needs_models
+def test_bench_e2e_quick(tmp_path, capsys):
+    r = run_quick("e2e", tmp_path, capsys)
+    assert r["chunks"] > 0 and r["cold_start_s"] > 0 and r["warm_start_s"] > 0
+    answers = r["answers"]["extractive"]
+    assert answers["n"] == 3
+    assert answers["first_piece"]["p50_ms"] <= answers["full_answer"]["p50_ms"]
+    assert r["peak_rss_bytes"] > 100e6
+
+
+@pytest.mark.integration
+@needs_models
+def test_bench_load_quick(tmp_path, capsys):
+    r = run_quick("load", tmp_path, capsys)
+    assert r["errors"] == 0, r["error_samples"]
+    assert r["answered"] == r["asked"] == 3
+    assert r["latency_s"]["p50_s"] > 0 and r["peak_rss_bytes"] > 0

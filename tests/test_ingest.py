@@ -1,0 +1,516 @@
+"""Ingesting teachers' files: every format keeps its positions, bad files are refused with
+one clear sentence and change nothing, re-uploads are deduplicated, edits and deletions
+reach the search index. Every fixture file is built here at run time."""
+
+from __future__ import annotations
+
+import io
+import random
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tutor.config import Settings
+from tutor.ingest import IngestError, Ingestor
+from tutor.retrieval.embedders import HashingEmbedder
+from tutor.retrieval.hybrid import FusionParams, Retriever
+from tutor.retrieval.indexes import DenseIndex, SearchIndex
+from tutor.runtime import build_runtime
+from tutor.store import Store
+
+DENSE = FusionParams(mode="dense")
+LEXICAL = FusionParams(mode="lexical")
+
+
+# ------------------------------------------------------------------ fixture files
+def make_pdf(pages: list[list[str] | None], title: str = "") -> bytes:
+    """A minimal valid PDF: one page per item, each line drawn in Helvetica (a page given
+    as None is drawn with a grey square and no text, like a scan)."""
+    objects: list[bytes] = [b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica "
+                            b"/Encoding /WinAnsiEncoding >>", b""]  # 1: font, 2: page tree
+    kids = []
+    for lines in pages:
+        if lines is None:
+            stream = b"0.5 g 72 72 200 200 re f"
+        else:
+            ops = [b"BT /F1 12 Tf 14 TL 72 720 Td"]
+            for line in lines:
+                escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+                ops.append(b"(" + escaped.encode("cp1252") + b") Tj T*")
+            stream = b"\n".join([*ops, b"ET"])
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources "
+                       b"<< /Font << /F1 1 0 R >> >> /Contents %d 0 R >>" % (len(objects)))
+        kids.append(len(objects))
+    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
+        b" ".join(b"%d 0 R" % k for k in kids), len(kids))
+    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
+    root = len(objects)
+    trailer = b"/Size %d /Root %d 0 R" % (len(objects) + 2, root)
+    objects.append(b"<< /Title (" + title.encode("cp1252") + b") >>")
+    trailer += b" /Info %d 0 R" % len(objects)
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< %s >>\nstartxref\n%d\n%%%%EOF\n" % (trailer, xref)
+    return bytes(out)
+
+
+LAMPS_PDF = [
+    ["Incandescent lamps", "A tungsten filament glows white when an electric current heats it.",
+     "Tungsten melts only above three thousand degrees."],
+    ["The filament sits in a glass bulb filled with argon gas.",
+     "Argon is inert, so the hot tungsten does not burn away."],
+]
+
+
+def make_docx() -> bytes:
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("Bees and pollination", style="Title")
+    d.add_heading("Honey bees", level=1)
+    d.add_paragraph("A colony of honey bees lives in a hive with one queen.")
+    d.add_heading("Waggle dance", level=2)
+    d.add_paragraph("A forager performs the waggle dance to show other bees where the nectar is.")
+    table = d.add_table(rows=2, cols=2)
+    for (r, c), text in {(0, 0): "Caste", (0, 1): "Role", (1, 0): "Drone", (1, 1): "mates with the queen"}.items():
+        table.cell(r, c).text = text
+    d.add_heading("Bumblebees", level=1)
+    d.add_heading("Buzz pollination", level=2)
+    d.add_paragraph("Bumblebees vibrate their flight muscles to shake pollen out of tomato flowers.")
+    buf = io.BytesIO()
+    d.save(buf)
+    return buf.getvalue()
+
+
+def make_pptx() -> bytes:
+    from pptx import Presentation
+
+    pres = Presentation()
+    slides = [("Volcanoes", "A volcano is an opening in the crust where magma reaches the surface."),
+              ("Magma chambers", "Molten rock collects in a magma chamber deep below the volcano."),
+              ("Geysers", "A geyser throws hot water and steam into the air at intervals.")]
+    for title, body in slides:
+        slide = pres.slides.add_slide(pres.slide_layouts[1])
+        slide.shapes.title.text = title
+        slide.placeholders[1].text = body
+    buf = io.BytesIO()
+    pres.save(buf)
+    return buf.getvalue()
+
+
+CHESS_HTML = """<!doctype html>
+<html><head><title>Chess openings</title>
+<style>p { color: red } .SECRET_STYLE {}</style>
+<script>document.write("INJECTED_SCRIPT_TEXT"); var chess = "INJECTED_SCRIPT_TEXT";</script>
+</head><body>
+<h1>Chess openings</h1>
+<p>An opening is the first phase of a chess game.</p>
+<h2>Sicilian Defence</h2>
+<p>Black answers the king's pawn with the c-pawn and fights for the centre from the side.</p>
+<h2>Queen's Gambit</h2>
+<p>White offers a pawn on c4 to gain control of the centre squares.</p>
+<script>alert("INJECTED_SCRIPT_TEXT")</script>
+</body></html>
+"""
+
+HONEYCOMB_MD = """---
+title: Пчелиные соты
+subject: biology
+grade: 7
+lang: ru
+policy: homework
+author: Айгуль Серикова
+---
+# Соты
+
+Пчёлы строят соты из воска, который выделяют их железы.
+
+## Строение сот
+
+Каждая сота состоит из тысяч ячеек.
+
+### Шестиугольные ячейки
+
+Шестиугольная ячейка вмещает больше мёда при том же расходе воска.
+"""
+
+CAVES_TEXT = ("Карстовые пещеры\n\n"
+              "Сталактиты растут с потолка пещеры, а сталагмиты поднимаются им навстречу с пола.\n\n"
+              "Капли воды приносят растворённый известняк, и он оседает слой за слоем. Ёмкие залы "
+              "образуются там, где подземная река размыла известняк.\n")
+
+
+# ----------------------------------------------------------------------- helpers
+@pytest.fixture
+def small_runtime(tmp_path):
+    """A runtime without the bundled corpus, holding one teacher's document."""
+    s = Settings.load(env={}, data_dir=str(tmp_path / "data"), model_cache=str(tmp_path / "m"))
+    rt = build_runtime(s, embedder=HashingEmbedder(), load_corpus=False)
+    rt.ingestor.ingest_bytes("rivers.md", b"# Rivers\n\nThe Irtysh river flows north to the Ob.\n")
+    yield rt
+    rt.store.close()
+
+
+def corpus_state(rt) -> dict:
+    """Everything an upload may change: rows, generation and the index files."""
+    files = rt.settings.index_path
+    return {"documents": len(rt.store.documents()), "chunks": len(rt.store.chunk_ids()),
+            "generation": rt.store.generation, "dense": rt.index.dense.size,
+            "versions": rt.store.query("SELECT COUNT(*) FROM versions")[0][0],
+            "dense_file": (files / "dense.faiss").read_bytes(),
+            "meta_file": (files / "index.json").read_bytes()}
+
+
+def top_doc(rt, query: str, params: FusionParams | None = None) -> tuple[str, object]:
+    result = rt.retriever.search(query, params=params)
+    assert result.hits, f"nothing found for {query!r}"
+    return result.hits[0].chunk.doc.doc_key, result.hits[0]
+
+
+def assert_index_matches_store(store, index) -> None:
+    """The dense index holds exactly the live chunks, each with the vector of its current text."""
+    assert index.dense.ids() == store.chunk_ids()
+    rows = store.query("SELECT id, search_text FROM chunks ORDER BY id")
+    expected = index.embedder.encode_passages([r["search_text"] for r in rows])
+    for row, vector in zip(rows, expected):
+        np.testing.assert_allclose(index.dense.index.reconstruct(int(row["id"])), vector, atol=1e-5)
+
+
+# ------------------------------------------------------------- one file per format
+def test_pdf_chunks_keep_page_numbers_and_are_found(fake_runtime):
+    r = fake_runtime.ingestor.ingest_bytes("lamps.pdf", make_pdf(LAMPS_PDF, title="Electric lamps"))
+    assert (r.status, r.title, r.lang) == ("added", "Electric lamps", "en")
+    chunks = fake_runtime.store.chunks_of(r.doc_key)
+    assert {c.page for c in chunks} == {1, 2}
+    for c in chunks:
+        assert ("argon" in c.text) == (c.page == 2), (c.page, c.text)
+    assert "tungsten filament glows white" in " ".join(c.text for c in chunks if c.page == 1)
+    assert chunks[0].doc.source_format == "pdf"
+
+    key, hit = top_doc(fake_runtime, "Why is the lamp bulb filled with argon gas?")
+    assert key == r.doc_key
+    assert hit.chunk.page == 2 and "p. 2" in hit.chunk.location()
+
+
+def test_docx_chunks_carry_heading_path(fake_runtime):
+    r = fake_runtime.ingestor.ingest_bytes("bees.docx", make_docx())
+    assert (r.status, r.title) == ("added", "Bees and pollination")
+    sections = {c.text: c.section for c in fake_runtime.store.chunks_of(r.doc_key)}
+    by_phrase = {phrase: next(s for t, s in sections.items() if phrase in t)
+                 for phrase in ("one queen", "waggle dance", "Drone | mates", "tomato flowers")}
+    assert by_phrase == {
+        "one queen": "Honey bees",
+        "waggle dance": "Honey bees › Waggle dance",
+        # the table sits under "Waggle dance", not at the end of the document
+        "Drone | mates": "Honey bees › Waggle dance",
+        "tomato flowers": "Bumblebees › Buzz pollination",
+    }
+    key, hit = top_doc(fake_runtime, "Which bees vibrate to shake pollen from tomato flowers?")
+    assert key == r.doc_key
+    assert hit.chunk.section == "Bumblebees › Buzz pollination"
+
+
+def test_pptx_chunks_carry_slide_numbers_and_titles(fake_runtime):
+    r = fake_runtime.ingestor.ingest_bytes("volcanoes.pptx", make_pptx())
+    assert (r.status, r.title) == ("added", "Volcanoes")
+    chunks = fake_runtime.store.chunks_of(r.doc_key)
+    assert [(c.slide, c.section) for c in chunks] == [
+        (1, "Volcanoes"), (2, "Magma chambers"), (3, "Geysers")]
+    assert "steam" in chunks[2].text
+    key, hit = top_doc(fake_runtime, "geyser hot water and steam")
+    assert key == r.doc_key
+    assert hit.chunk.slide == 3 and "slide 3" in hit.chunk.location()
+
+
+def test_html_keeps_headings_and_drops_scripts(fake_runtime):
+    r = fake_runtime.ingestor.ingest_bytes("chess.html", CHESS_HTML.encode())
+    assert (r.status, r.title) == ("added", "Chess openings")
+    chunks = fake_runtime.store.chunks_of(r.doc_key)
+    for c in chunks:
+        assert "INJECTED" not in c.text and "INJECTED" not in c.search_text
+        assert "SECRET_STYLE" not in c.search_text and "document.write" not in c.search_text
+    sections = {c.section for c in chunks if "c-pawn" in c.text or "pawn on c4" in c.text}
+    assert sections == {"Sicilian Defence", "Queen's Gambit"}
+    key, hit = top_doc(fake_runtime, "Queen's Gambit pawn c4 centre")
+    assert key == r.doc_key
+    assert hit.chunk.section == "Queen's Gambit"
+
+
+def test_markdown_front_matter_sets_metadata_and_heading_path(fake_runtime):
+    r = fake_runtime.ingestor.ingest_bytes("соты.md", HONEYCOMB_MD.encode())
+    assert r.status == "added"
+    doc = fake_runtime.store.get_document(r.doc_key)
+    assert (doc.title, doc.subject, doc.grade, doc.lang, doc.policy, doc.author) == (
+        "Пчелиные соты", "biology", 7, "ru", "homework", "Айгуль Серикова")
+    chunks = fake_runtime.store.chunks_of(r.doc_key)
+    assert not any("policy:" in c.text or "---" in c.text for c in chunks)
+    hexagon = next(c for c in chunks if "Шестиугольная" in c.text)
+    assert hexagon.section == "Строение сот › Шестиугольные ячейки"
+    key, _ = top_doc(fake_runtime, "Почему ячейки сот шестиугольные?")
+    assert key == r.doc_key
+
+
+@pytest.mark.parametrize("encoding", ["cp1251", "koi8_r", "utf-16", "utf-16-le"])
+def test_legacy_cyrillic_encodings_are_decoded(fake_runtime, encoding):
+    data = CAVES_TEXT.replace("\n", "\r\n").encode(encoding)
+    r = fake_runtime.ingestor.ingest_bytes(f"пещеры-{encoding}.txt", data)
+    assert (r.status, r.title, r.lang) == ("added", "Карстовые пещеры", "ru")
+    text = " ".join(c.text for c in fake_runtime.store.chunks_of(r.doc_key))
+    assert "Сталактиты растут с потолка пещеры, а сталагмиты поднимаются" in text
+    assert "Ёмкие залы" in text and "растворённый известняк" in text
+    key, _ = top_doc(fake_runtime, "Как растут сталактиты и сталагмиты в пещере?")
+    assert key == r.doc_key
+
+
+# ---------------------------------------------------------------------- bad files
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _docx_bomb() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        with zf.open("word/document.xml", "w") as member:
+            block = b"\0" * (1024 * 1024)
+            for _ in range(16):  # 16 MB of zeros packs into ~16 KB
+                member.write(block)
+    return buf.getvalue()
+
+
+def _encrypted_pdf() -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(LAMPS_PDF))))
+    writer.encrypt(user_password="secret", owner_password="owner")
+    buf = io.BytesIO()
+    writer.write(buf)
+    data = buf.getvalue()
+    # the file is a readable PDF for whoever knows the password: only the password is missing
+    reader = PdfReader(io.BytesIO(data))
+    assert reader.is_encrypted and reader.decrypt("secret")
+    assert "tungsten" in reader.pages[0].extract_text()
+    return data
+
+
+def _pdf_with_a_reference_loop() -> bytes:
+    # a damaged stream end plus a broken /Root makes pypdf rebuild the file and hit a
+    # self-referencing object (LimitReachedError, not a PdfReadError)
+    pdf = make_pdf(LAMPS_PDF)
+    pdf = pdf.replace(b"endstream", b"endst\x0feam", 1)
+    return re.sub(rb"/Root (\d+) 0 R", lambda m: b"/Root " + m[1] + b"\x950 R", pdf)
+
+
+def _noise(n: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+BAD_FILES = {
+    "corrupt.pdf": (lambda: b"%PDF-1.4\n" + _noise(4000, 1), "damaged"),
+    "truncated.pdf": (lambda: make_pdf(LAMPS_PDF)[:300], "damaged"),
+    "loop.pdf": (_pdf_with_a_reference_loop, "damaged"),
+    "locked.pdf": (_encrypted_pdf, "password"),
+    "scan.pdf": (lambda: make_pdf([None, None]), "OCR"),
+    "bomb.docx": (_docx_bomb, "zip bomb"),
+    "broken.docx": (lambda: b"PK\x03\x04 this is not really a zip", "damaged"),
+    "broken.pptx": (lambda: _zip({"ppt/presentation.xml": b"<nope"}), "damaged"),
+    "empty.md": (lambda: b"", "empty"),
+    "blank.txt": (lambda: b"  \r\n\r\n \t ", "empty"),
+    "empty.pdf": (lambda: b"", "empty"),
+    "only-front-matter.md": (lambda: b"---\ntitle: x\n---\n", "no text"),
+    "setup.exe": (lambda: b"MZ\x90\x00" + _noise(2000, 2), "unsupported file type"),
+    "marks.xlsx": (lambda: _zip({"xl/workbook.xml": b"<workbook/>"}), "unsupported file type"),
+    "photo.txt": (lambda: b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + _noise(3000, 3), "not a text file"),
+    "archive.txt": (lambda: _zip({"a.xml": b"<a/>" * 200}), "not a text file"),
+    "random.md": (lambda: _noise(3000, 4), "not a text file"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_file_is_refused_with_one_clear_message_and_changes_nothing(small_runtime, name):
+    make, expected = BAD_FILES[name]
+    before = corpus_state(small_runtime)
+    with pytest.raises(IngestError) as info:
+        small_runtime.ingestor.ingest_bytes(name, make())
+    message = str(info.value)
+    assert message.startswith(f"{name}: ")
+    assert expected.lower() in info.value.problem.lower()
+    assert "\n" not in message and "Traceback" not in message and len(message) < 300
+    assert corpus_state(small_runtime) == before
+
+
+def test_zip_bomb_is_refused_without_unpacking(small_runtime):
+    bomb = _docx_bomb()
+    assert len(bomb) < 100_000  # small on disk, 16 MB once unpacked
+    with pytest.raises(IngestError, match="16 MB"):
+        small_runtime.ingestor.ingest_bytes("bomb.docx", bomb)
+
+
+def test_file_over_the_size_limit_is_refused(small_runtime, tmp_path):
+    ingestor = Ingestor(small_runtime.store, small_runtime.index, max_bytes=2000)
+    data = ("# Big\n\n" + "word " * 1000).encode()  # 5007 bytes
+    path = tmp_path / "big.md"
+    path.write_bytes(data)
+    before = corpus_state(small_runtime)
+    for attempt in (lambda: ingestor.ingest_bytes("big.md", data), lambda: ingestor.ingest_path(path)):
+        with pytest.raises(IngestError) as info:
+            attempt()
+        # sizes a teacher can compare, not "0 MB, more than the limit of 0 MB"
+        assert info.value.problem == "the file is 4.9 KB, more than the limit of 2.0 KB"
+    assert corpus_state(small_runtime) == before
+    assert ingestor.ingest_bytes("small.md", b"# Small\n\nA short note.").status == "added"
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd.md", "..\\..\\Windows\\win.ini.md",
+                                  "/etc/passwd.md", "notes/../../../passwd.md"])
+def test_path_traversal_name_is_stored_under_a_safe_name(small_runtime, tmp_path, name):
+    data = small_runtime.settings.data_path
+
+    def outside_files():
+        return {p for p in tmp_path.rglob("*") if data not in (p, *p.parents)}
+
+    files_before = outside_files()
+    r = small_runtime.ingestor.ingest_bytes(name, b"# Passwords\n\nNever share a password.\n")
+    assert r.status == "added"
+    doc = small_runtime.store.get_document(r.doc_key)
+    stem = name.replace("\\", "/").rsplit("/", 1)[-1]
+    assert r.doc_key == "upload/" + stem and doc.source_name == stem
+    assert ".." not in r.doc_key and "/" not in doc.source_name and "\\" not in doc.source_name
+    assert outside_files() == files_before and not Path("/etc/passwd.md").exists()
+
+
+# --------------------------------------------------------------------------- dedup
+def test_same_file_twice_is_unchanged_and_same_content_elsewhere_is_duplicate(small_runtime):
+    ing = small_runtime.ingestor
+    data = make_pdf(LAMPS_PDF)
+    first = ing.ingest_bytes("lamps.pdf", data)
+    before = corpus_state(small_runtime)
+    again = ing.ingest_bytes("lamps.pdf", data)
+    assert (again.status, again.chunks, again.doc_key) == ("unchanged", 0, first.doc_key)
+    copy = ing.ingest_bytes("lamps-copy.pdf", data)
+    assert (copy.status, copy.doc_key) == ("duplicate", first.doc_key)
+    assert first.doc_key in copy.message
+    assert corpus_state(small_runtime) == before
+    assert small_runtime.store.get_document("upload/lamps-copy.pdf") is None
+
+
+def test_editing_a_file_replaces_only_its_chunks(small_runtime):
+    ing, store = small_runtime.ingestor, small_runtime.store
+    ing.ingest_bytes("bees.docx", make_docx())
+    others = {d.doc_key: [c.id for c in store.chunks_of(d.doc_key)] for d in store.documents()}
+    # the edited document is the newest: its chunks hold the highest ids
+    v1 = ing.ingest_bytes("cells.md", b"# Cells\n\nMitochondria release energy from glucose.\n")
+    assert store.get_document(v1.doc_key).version == 1
+    old_ids = {c.id for c in store.chunks_of(v1.doc_key)}
+
+    for version, text in ((2, "Ribosomes assemble proteins from amino acids."),
+                          (3, "Chloroplasts capture sunlight in plant cells.")):
+        r = ing.ingest_bytes("cells.md", f"# Cells\n\n{text}\n".encode())
+        assert (r.status, r.doc_key) == ("replaced", v1.doc_key)
+        doc = store.get_document(v1.doc_key)
+        assert doc.version == version
+        chunks = store.chunks_of(v1.doc_key)
+        assert [c.text for c in chunks] == [text]
+        assert not {c.id for c in chunks} & old_ids
+        old_ids |= {c.id for c in chunks}
+        assert {d.doc_key: [c.id for c in store.chunks_of(d.doc_key)]
+                for d in store.documents() if d.doc_key != v1.doc_key} == others
+        assert_index_matches_store(store, small_runtime.index)
+
+    # the new text is found by meaning, the old one no longer
+    key, hit = top_doc(small_runtime, "chloroplasts sunlight plant cells", DENSE)
+    assert key == v1.doc_key and hit.dense > 0.5
+    found = small_runtime.retriever.search("mitochondria glucose energy", params=DENSE).hits
+    assert all(h.dense < 0.3 for h in found if h.chunk.doc.doc_key == v1.doc_key)
+    history = store.query("SELECT version, action FROM versions WHERE doc_key=? ORDER BY id", (v1.doc_key,))
+    assert [(r["version"], r["action"]) for r in history] == [(1, "add"), (2, "replace"), (3, "replace")]
+
+
+# -------------------------------------------------------------------------- delete
+def _never_returned(retriever, doc_key: str, query: str) -> None:
+    for params in (None, DENSE, LEXICAL):
+        hits = retriever.search(query, k=50, params=params).hits
+        assert all(h.chunk.doc.doc_key != doc_key for h in hits), params
+
+
+def test_deleted_document_is_never_returned_again(fake_runtime):
+    rt = fake_runtime
+    r = rt.ingestor.ingest_bytes("volcanoes.pptx", make_pptx())
+    ids = {c.id for c in rt.store.chunks_of(r.doc_key)}
+    query = "magma chamber molten rock volcano"
+    assert top_doc(rt, query)[0] == r.doc_key
+    size = rt.index.dense.size
+
+    assert rt.ingestor.delete(r.doc_key) is True
+    assert rt.index.dense.size == size - len(ids)
+    assert not ids & rt.index.dense.ids()
+    _never_returned(rt.retriever, r.doc_key, query)
+    assert rt.store.get_document(r.doc_key) is None
+    assert rt.ingestor.delete(r.doc_key) is False
+
+    # and after reopening the index from disk
+    rt.store.close()
+    store = Store(rt.settings.db_path)
+    index = SearchIndex(store, HashingEmbedder(), rt.settings.index_path)
+    assert index.open() == "loaded"
+    assert index.dense.size == size - len(ids)
+    assert_index_matches_store(store, index)
+    _never_returned(Retriever(index), r.doc_key, query)
+    store.close()
+
+
+def test_delete_committed_before_a_crash_is_repaired_at_start(small_runtime):
+    rt = small_runtime
+    r = rt.ingestor.ingest_bytes("volcanoes.pptx", make_pptx())
+    ids = {c.id for c in rt.store.chunks_of(r.doc_key)}
+    rt.store.delete_document(r.doc_key)  # the process dies before the index is refreshed
+    assert ids <= DenseIndex.load(rt.settings.index_path / "dense.faiss", rt.embedder.dim).ids()
+    rt.store.close()
+    store = Store(rt.settings.db_path)
+    index = SearchIndex(store, HashingEmbedder(), rt.settings.index_path)
+    assert index.open() == "repaired"
+    assert not ids & index.dense.ids()
+    assert_index_matches_store(store, index)
+    _never_returned(Retriever(index), r.doc_key, "magma chamber molten rock volcano")
+    store.close()
+
+
+# ------------------------------------------------------------ embedder replacement
+class OtherEmbedder(HashingEmbedder):
+    """Another model with the same dimension: its vectors live in another space."""
+
+    name = "other-model"
+
+    def _vec(self, text: str) -> np.ndarray:
+        return super()._vec(" ".join(w[::-1] for w in text.split()))
+
+
+def test_a_new_embedder_of_the_same_dimension_reembeds_every_chunk(small_runtime):
+    rt = small_runtime
+    r = rt.ingestor.ingest_bytes("lamps.pdf", make_pdf(LAMPS_PDF))
+    rt.store.close()
+    store = Store(rt.settings.db_path)
+    index = SearchIndex(store, OtherEmbedder(), rt.settings.index_path)
+    assert index.open() == "rebuilt (embedder changed)"
+    assert_index_matches_store(store, index)
+    stored = store.query("SELECT search_text, embedding FROM chunks")
+    for row in stored:
+        np.testing.assert_allclose(np.frombuffer(row["embedding"], "<f4"),
+                                   OtherEmbedder().encode_passages([row["search_text"]])[0], atol=1e-6)
+    hits = Retriever(index).search("argon gas in the bulb", params=DENSE).hits
+    assert hits[0].chunk.doc.doc_key == r.doc_key and hits[0].dense > 0.3
+    store.close()

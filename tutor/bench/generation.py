@@ -1,0 +1,276 @@
+"""``tutor bench generation``: time to first token and decoding speed of the generator
+on a grounded prompt (about 1,000 tokens of evidence), for the naive transformers
+pipeline, our ``TransformersGenerator`` path and the speed-ups tried on it, llama.cpp
+when it is installed, and the ceiling memory bandwidth allows."""
+
+from __future__ import annotations
+
+import copy
+import gc
+import logging
+import threading
+import time
+from types import SimpleNamespace
+
+from tutor.answer.generative import build_messages
+from tutor.answer.generators import TransformersGenerator, plain_prompt
+from tutor.bench.measure import machine_info, memory_bandwidth, ratio, threads_of
+from tutor.bench.report import Report
+from tutor.bench.synthetic import corpus_docs
+from tutor.models import apply_offline, resolve_generator
+
+log = logging.getLogger(__name__)
+
+QUESTION = "Фотосинтез кезінде өсімдік қандай заттарды пайдаланады және не түзеді?"
+
+
+def grounded_messages(settings, tokenizer, target_tokens: int,
+                      words_per_passage: int | None = None) -> tuple[list[dict], int]:
+    """The composer's real prompt with Kazakh passages added until ``target_tokens``."""
+    docs = [d for d in corpus_docs(settings.corpus_dir) if d.lang == "kk"]
+    docs.sort(key=lambda d: "photosynthesis" not in d.key)  # the relevant one first
+    hits = []
+    for doc in docs:
+        for search_text in doc.chunks:
+            head, _, text = search_text.partition("\n")
+            if words_per_passage:
+                text = " ".join(text.split()[:words_per_passage])
+            section = head.split(" — ", 1)[1] if " — " in head else ""
+            hits.append(SimpleNamespace(chunk=SimpleNamespace(
+                text=text, section=section, doc=SimpleNamespace(title=doc.title))))
+    n_tokens = 0
+    for n in range(1, len(hits) + 1):
+        messages = build_messages(QUESTION, "kk", hits[:n], max_chars=10 ** 9)
+        n_tokens = len(tokenizer(plain_prompt(messages))["input_ids"])
+        if n_tokens >= target_tokens:
+            break
+    return messages, n_tokens
+
+
+def _clock(start_stream, n_new: int) -> dict:
+    """Run a generation that yields text pieces; time the first piece and the end."""
+    t0 = time.perf_counter()
+    first = None
+    text = ""
+    for piece in start_stream():
+        if piece and first is None:
+            first = time.perf_counter() - t0
+        text += piece
+    total = time.perf_counter() - t0
+    first = first if first is not None else total
+    return {"ttft_s": first, "total_s": total, "new_tokens": n_new,
+            "decode_tok_s": (n_new - 1) / (total - first) if total > first else None,
+            "overall_tok_s": n_new / total, "text": text[:200]}
+
+
+def _threaded(generate, tokenizer, **kwargs):
+    """Start ``generate(streamer=...)`` in a thread and return its text pieces."""
+    from transformers import TextIteratorStreamer
+
+    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+    errors = []
+
+    def work():
+        try:
+            generate(streamer=streamer, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(exc)
+            streamer.end()
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    yield from streamer
+    worker.join()
+    if errors:
+        raise errors[0]
+
+
+def _measure(run, n_new: int, repeats: int) -> dict:
+    """One warm-up (compiles, allocates), then the best of ``repeats`` runs."""
+    t0 = time.perf_counter()
+    run(min(4, n_new))
+    warmup = time.perf_counter() - t0
+    best = min((run(n_new) for _ in range(repeats)), key=lambda r: r["total_s"])
+    best["warmup_s"] = warmup
+    return best
+
+
+# ------------------------------------------------------------------ variants
+def naive_pipeline(path: str, prompt: str, n_new: int, repeats: int) -> dict:
+    import torch
+    from transformers import pipeline
+
+    t0 = time.perf_counter()
+    pipe = pipeline("text-generation", model=path, dtype=torch.float32, device="cpu")
+    load = time.perf_counter() - t0
+
+    def run(n):
+        pieces = _threaded(pipe, pipe.tokenizer, text_inputs=prompt, max_new_tokens=n,
+                           min_new_tokens=n, do_sample=False, return_full_text=False)
+        return _clock(lambda: pieces, n)
+
+    result = _measure(run, n_new, repeats)
+    result["load_s"] = load
+    return result
+
+
+def ours(gen: TransformersGenerator, messages: list[dict], n_new: int, repeats: int) -> dict:
+    """Through ``TransformersGenerator.stream`` itself; ``min_new_tokens`` in the model's
+    generation config makes every run produce exactly ``n_new`` tokens."""
+    gen.model.generation_config.min_new_tokens = n_new
+
+    def run(n):
+        gen.model.generation_config.min_new_tokens = n
+        return _clock(lambda: gen.stream(messages, n), n)
+
+    return _measure(run, n_new, repeats)
+
+
+def with_prefix_cache(gen: TransformersGenerator, messages: list[dict], n_new: int,
+                      repeats: int) -> dict:
+    """The fixed system part of the prompt is run through the model once; each answer
+    starts from a copy of that cache and only prefills the evidence and question."""
+    import torch
+
+    full = gen.tokenizer(plain_prompt(messages), return_tensors="pt")
+    system_only = gen.tokenizer(plain_prompt(messages[:1]), return_tensors="pt")["input_ids"][0]
+    ids = full["input_ids"][0]
+    shared = 0
+    while shared < min(len(ids), len(system_only)) and ids[shared] == system_only[shared]:
+        shared += 1
+    shared -= 1  # the last shared token may merge differently with what follows
+    with torch.no_grad():
+        out = gen.model(input_ids=ids[None, :shared], use_cache=True)
+    prefix_cache = getattr(out, "cache", None) or out.past_key_values
+
+    def run(n):
+        gen.model.generation_config.min_new_tokens = n
+        pieces = _threaded(gen.model.generate, gen.tokenizer, **full, cache=copy.deepcopy(prefix_cache),
+                           max_new_tokens=n, do_sample=False, repetition_penalty=1.1)
+        return _clock(lambda: pieces, n)
+
+    result = _measure(run, n_new, repeats)
+    result["cached_prefix_tokens"] = shared
+    return result
+
+
+def quantize_int8(gen: TransformersGenerator) -> None:
+    import torch
+
+    gen.model = torch.ao.quantization.quantize_dynamic(gen.model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def llama_cpp_status() -> str:
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        return "not installed"
+    return "installed, but the provisioned model is a transformers folder (no GGUF kept): not run"
+
+
+def weight_bytes(model) -> dict:
+    """Bytes of weights one decoded token reads: every layer, and the whole embedding
+    table once more as the tied output layer (262k x 640 logits each token)."""
+    params = sum(p.numel() for p in model.parameters())
+    embed = model.get_input_embeddings().weight.numel()
+    return {"params": params, "embedding_params": embed, "fp32": params * 4, "bf16": params * 2,
+            "int8_linear": (params - embed) * 1 + embed * 1}
+
+
+# ----------------------------------------------------------------------- run
+def run(settings, folder, quick: bool = False) -> Report:
+    import torch
+
+    apply_offline(settings)
+    threads = threads_of(settings)
+    torch.set_num_threads(threads)
+    resolved = resolve_generator(settings)
+    if resolved.kind != "transformers":
+        raise RuntimeError(f"the generator {resolved.spec!r} is not an in-process transformers model")
+    path = resolved.location
+    target, n_new, repeats = (120, 8, 1) if quick else (1000, 64, 2)
+    report = Report("generation", quick, machine_info(threads))
+    rows: dict[str, dict] = {}
+    problems: dict[str, str] = {}
+
+    def attempt(name, fn, *args):
+        log.info("generation bench: %s", name)
+        try:
+            rows[name] = fn(*args)
+        except Exception as exc:  # noqa: BLE001 - a variant that fails is reported, not fatal
+            problems[name] = f"{type(exc).__name__}: {str(exc)[:300]}"
+            log.warning("%s failed: %s", name, problems[name])
+
+    gen = TransformersGenerator(path, threads=threads)  # bfloat16: the app's default
+    messages, prompt_tokens = grounded_messages(settings, gen.tokenizer, target,
+                                                words_per_passage=20 if quick else None)
+    prompt = plain_prompt(messages)
+    attempt("a. transformers pipeline, float32 (naive)", naive_pipeline, path, prompt, n_new, repeats)
+    attempt("b. ours: TransformersGenerator, bfloat16 (default)", ours, gen, messages, n_new, repeats)
+    sizes = weight_bytes(gen.model)
+    if not quick:
+        attempt("b. ours + prompt cache of the system part", with_prefix_cache, gen, messages, n_new,
+                repeats)
+        gen.model.generation_config.cache_implementation = "static"
+        attempt("b. ours + static KV cache", ours, gen, messages, n_new, repeats)
+        try:
+            from transformers import CompileConfig
+
+            config = CompileConfig(mode="default", fullgraph=False, dynamic=False)
+            config._compile_all_devices = True  # transformers only auto-compiles on GPUs
+            gen.model.generation_config.compile_config = config
+            attempt("b. ours + static KV cache + torch.compile", ours, gen, messages, n_new, repeats)
+        except ImportError as exc:
+            problems["b. ours + static KV cache + torch.compile"] = str(exc)
+        del gen
+        gc.collect()
+        torch._dynamo.reset()
+        gen32 = TransformersGenerator(path, threads=threads, dtype="float32")
+        attempt("b. ours, float32", ours, gen32, messages, n_new, repeats)
+        try:
+            quantize_int8(gen32)
+            attempt("b. ours, int8 dynamic quantisation (from float32)", ours, gen32, messages, n_new,
+                    repeats)
+        except Exception as exc:  # noqa: BLE001
+            problems["b. ours, int8 dynamic quantisation (from float32)"] = f"{type(exc).__name__}: {exc}"
+        del gen32
+        gc.collect()
+    problems["c. llama.cpp (llama-cpp-python)"] = llama_cpp_status()
+
+    bandwidth = memory_bandwidth(64 if quick else 512)
+    ceiling = {k: bandwidth / v for k, v in sizes.items() if k in ("fp32", "bf16", "int8_linear")}
+    naive = rows.get("a. transformers pipeline, float32 (naive)", {})
+    table = report.table(
+        f"Gemma-3-270M, prompt {prompt_tokens} tokens, {n_new} new tokens, {threads} threads",
+        ["variant", "time to first token s", "decode tok/s", "overall tok/s", "decode vs naive",
+         "TTFT vs naive", "warm-up s"])
+    for name, r in rows.items():
+        table.add(name, r["ttft_s"], r["decode_tok_s"], r["overall_tok_s"],
+                  ratio(r["decode_tok_s"], naive.get("decode_tok_s")),
+                  ratio(r["ttft_s"], naive.get("ttft_s")), r.get("warmup_s"))
+    for name, why in problems.items():
+        table.add(name, why, None, None, None, None, None)
+    phys = report.table("Physical reference: memory bandwidth / bytes of weights read per token",
+                        ["weights", "bytes per token", "ceiling tok/s", "best measured decode tok/s",
+                         "share of ceiling"])
+    best = {"fp32": ("float32",), "bf16": ("bfloat16", "static", "prompt cache"), "int8_linear": ("int8",)}
+    for key, label in (("fp32", "float32"), ("bf16", "bfloat16"), ("int8_linear", "int8 (all weights)")):
+        measured = [r["decode_tok_s"] for n, r in rows.items() if r["decode_tok_s"]
+                    and any(tag in n for tag in best[key])]
+        top = max(measured) if measured else None
+        phys.add(label, sizes[key], ceiling[key], top, ratio(top, ceiling[key]))
+    report.notes += [
+        f"Memory bandwidth measured with a numpy copy: {bandwidth / 1e9:.1f} GB/s (read + write).",
+        f"Weights: {sizes['params'] / 1e6:.0f} M parameters, of which {sizes['embedding_params'] / 1e6:.0f} M "
+        "are the embedding table, read in full every token as the tied output layer.",
+        "Every run is forced to the same number of new tokens (min_new_tokens); greedy decoding.",
+        "Decode tok/s = (new tokens - 1) / (total time - time to first token). "
+        f"Best of {repeats} run(s) after one warm-up.",
+    ]
+    report.results = {
+        "prompt_tokens": prompt_tokens, "new_tokens": n_new, "threads": threads,
+        "variants": {n: {k: v for k, v in r.items() if k != "text"} for n, r in rows.items()},
+        "not_run": problems, "memory_bandwidth_gb_s": bandwidth / 1e9, "weights": sizes,
+        "ceiling_tok_s": ceiling, "sample_output": {n: r["text"] for n, r in rows.items()},
+    }
+    return report

@@ -1,0 +1,362 @@
+"""``tutor bench retrieval``: query latency of our hybrid retriever at growing corpus
+sizes next to bare faiss and bare bm25s on the same data, memory per chunk, where the
+IVF index starts to pay (``tutor.retrieval.indexes.APPROX_FROM``), and index-build
+throughput of our ingestion path against a bare ``SentenceTransformer.encode``.
+
+Embedding 100k texts with e5 would take hours on a laptop CPU, so only a few thousand
+texts are embedded for real (the corpus's chunks and shuffled sentence mixes of its
+documents); the rest are synthetic: each is a sentence mix of one document for the
+lexical index and, for the dense index, a normalised blend of two real vectors of the
+same document plus Gaussian noise."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tutor.bench.measure import (
+    RssSampler,
+    available_bytes,
+    latency,
+    machine_info,
+    ratio,
+    rss_bytes,
+    threads_of,
+    timed,
+)
+from tutor.bench.report import Report
+from tutor.bench.synthetic import SourceDoc, corpus_docs, sentence_mix
+from tutor.evaluation.datasets import bundled_items
+from tutor.retrieval import indexes
+from tutor.retrieval.hybrid import Retriever
+from tutor.retrieval.indexes import DenseIndex, LexicalIndex, SearchIndex
+from tutor.store import Chunk, Document, Store
+
+log = logging.getLogger(__name__)
+
+NOISE = 0.25  # norm of the noise added to a synthetic vector (real vectors have norm 1)
+DOC_CHUNKS = 50  # synthetic chunks per synthetic document in the store
+BUILD_BUDGET_S = 900  # the 1M corpus is skipped when its build would take longer
+
+
+class SyntheticCorpus:
+    """Real embedded chunks first, then synthetic ones; any prefix is a valid corpus."""
+
+    def __init__(self, docs: list[SourceDoc], embedder, n_real: int, seed: int = 0):
+        self.docs = docs
+        self.dim = embedder.dim
+        rng = random.Random(seed)
+        texts, owner = [], []
+        for d, doc in enumerate(docs):
+            for text in doc.chunks:
+                texts.append(text)
+                owner.append(d)
+        while len(texts) < n_real:
+            d = rng.randrange(len(docs))
+            texts.append(sentence_mix(docs[d], rng))
+            owner.append(d)
+        self.texts, self.owner = texts[:n_real], np.asarray(owner[:n_real])
+        self.embed_s, self.vectors = timed(embedder.encode_passages, self.texts)
+        self.n_real = len(self.texts)
+        self._rng = random.Random(seed + 1)
+        self._np = np.random.default_rng(seed)
+        order = np.argsort(self.owner, kind="stable")
+        counts = np.bincount(self.owner, minlength=len(docs))
+        self._members, self._start, self._count = order, np.cumsum(counts) - counts, counts
+
+    def grow(self, n: int) -> None:
+        """Extend to ``n`` chunks (synthetic beyond the real ones)."""
+        extra = n - len(self.texts)
+        if extra <= 0:
+            return
+        first = self._np.integers(0, self.n_real, extra)
+        doc = self.owner[first]
+        second = self._members[self._start[doc] + self._np.integers(0, 1 << 30, extra) % self._count[doc]]
+        w = self._np.uniform(0.3, 0.7, (extra, 1)).astype(np.float32)
+        vec = w * self.vectors[first] + (1 - w) * self.vectors[second]
+        vec += self._np.standard_normal(vec.shape, dtype=np.float32) * (NOISE / np.sqrt(self.dim))
+        vec /= np.linalg.norm(vec, axis=1, keepdims=True)
+        self.vectors = np.concatenate([self.vectors, vec.astype(np.float32)])
+        self.owner = np.concatenate([self.owner, doc])
+        self.texts.extend(sentence_mix(self.docs[d], self._rng) for d in doc.tolist())
+
+
+@contextlib.contextmanager
+def approx_from(n: int):
+    """Build the dense index as if ``APPROX_FROM`` were ``n`` (flat or IVF on demand)."""
+    saved = indexes.APPROX_FROM
+    indexes.APPROX_FROM = n
+    try:
+        yield
+    finally:
+        indexes.APPROX_FROM = saved
+
+
+def fill_store(store: Store, corpus: SyntheticCorpus, n: int) -> np.ndarray:
+    ids = np.zeros(n, np.int64)
+    for start in range(0, n, DOC_CHUNKS):
+        doc = corpus.docs[int(corpus.owner[start])]
+        chunks = [Chunk(corpus.texts[i], corpus.texts[i]) for i in range(start, min(n, start + DOC_CHUNKS))]
+        store.put_document(Document(doc_key=f"synthetic/{start}", title=doc.title, lang=doc.lang),
+                           chunks)
+        ids[start:start + len(chunks)] = [c.id for c in chunks]
+    return ids
+
+
+def recall(found: list, exact: list, k: int) -> float:
+    """Share of the exact top-k that the approximate search also returned in its top k."""
+    return float(np.mean([len(set(list(f)[:k]) & set(list(e)[:k])) / k for f, e in zip(found, exact)]))
+
+
+def search_all(index, qvecs: np.ndarray, k: int) -> tuple[list[float], list[list[int]]]:
+    """Bare faiss: times and the row numbers found."""
+    times, found = [], []
+    for q in qvecs:
+        t, (_, ids) = timed(index.search, q[None, :], k)
+        times.append(t)
+        found.append(ids[0].tolist())
+    return times, found
+
+
+def bare_bm25(texts: list[str]):
+    import bm25s
+
+    model = bm25s.BM25()
+    model.index(bm25s.tokenize(texts, stopwords=None, show_progress=False), show_progress=False)
+    return model
+
+
+def bare_bm25_search(model, query: str, k: int):
+    import bm25s
+
+    tokens = [t for t in bm25s.tokenize([query], stopwords=None, return_ids=False,
+                                        show_progress=False)[0] if t in model.vocab_dict]
+    if not tokens:
+        return None
+    return model.retrieve([tokens], k=k, show_progress=False, n_threads=1)
+
+
+# ------------------------------------------------------------------ pipeline
+def measure_size(corpus: SyntheticCorpus, n: int, queries: list[str], qvecs: np.ndarray,
+                 embedder, folder: Path) -> dict:
+    import faiss
+
+    grow_s, _ = timed(corpus.grow, n)
+    texts, vectors = corpus.texts[:n], corpus.vectors[:n]
+    store = Store(folder / f"bench-{n}.sqlite3")
+    fill_s, ids = timed(fill_store, store, corpus, n)
+    gc.collect()
+    before = rss_bytes()
+    with RssSampler() as sampler:
+        dense_s, dense = timed(DenseIndex.build, ids, vectors, corpus.dim)
+        lexical_s, lexical = timed(LexicalIndex, ids.tolist(), texts)
+    gc.collect()
+    index_bytes = rss_bytes() - before
+    index = SearchIndex(store, embedder, folder / f"index-{n}")
+    index.dense, index.lexical = dense, lexical
+    retriever = Retriever(index)
+    for q in queries[:3]:
+        retriever.search(q, k=10)
+    ours = [timed(retriever.search, q, 10)[0] for q in queries]
+    embed = [timed(embedder.encode_queries, [q])[0] for q in queries]
+    ours_dense = [timed(dense.search, v, 50)[0] for v in qvecs]
+    ours_lex = [timed(lexical.search, q, 50)[0] for q in queries]
+    # bare libraries on the same data
+    flat = faiss.IndexFlatIP(corpus.dim)
+    flat.add(np.ascontiguousarray(vectors))
+    bare_dense, exact = search_all(flat, qvecs, 50)
+    row_of = {int(i): r for r, i in enumerate(ids.tolist())}
+    found = [[row_of[i] for i in dense.search(v, 50)[1].tolist()] for v in qvecs]
+    bm_s, bm = timed(bare_bm25, texts)
+    bare_lex = [timed(bare_bm25_search, bm, q, 50)[0] for q in queries]
+    db_bytes = sum(p.stat().st_size for p in folder.glob(f"bench-{n}.sqlite3*"))
+    lexical_bytes = sum(a.nbytes for a in lexical.retriever.scores.values() if hasattr(a, "nbytes"))
+    result = {
+        "n": n, "dense_kind": type(dense.index).__name__,
+        "ours": latency(ours), "embed_query": latency(embed), "ours_dense": latency(ours_dense),
+        "ours_lexical": latency(ours_lex), "bare_faiss_flat": latency(bare_dense),
+        "bare_bm25s": latency(bare_lex),
+        "dense_recall_at_10_vs_exact": recall(found, exact, 10),
+        "build_s": {"synthesis": grow_s, "store": fill_s, "dense": dense_s, "lexical": lexical_s, "bare_bm25s": bm_s},
+        "bytes_per_chunk": {"rss_indexes": index_bytes / n, "rss_peak_build": (sampler.peak - before) / n,
+                            "dense_vectors": corpus.dim * 4 + 8, "lexical_matrix": lexical_bytes / n,
+                            "database_file": db_bytes / n},
+    }
+    p50 = {k: result[k]["p50_ms"] for k in ("ours", "embed_query", "bare_faiss_flat", "bare_bm25s",
+                                          "ours_dense", "ours_lexical")}
+    result["ratios"] = {
+        "ours_vs_embed+faiss+bm25s": ratio(p50["ours"], p50["embed_query"] + p50["bare_faiss_flat"]
+                                           + p50["bare_bm25s"]),
+        "dense_vs_bare_faiss": ratio(p50["ours_dense"], p50["bare_faiss_flat"]),
+        "lexical_vs_bare_bm25s": ratio(p50["ours_lexical"], p50["bare_bm25s"]),
+    }
+    store.close()
+    del flat, bm, dense, lexical, index, retriever
+    for p in folder.glob(f"bench-{n}.sqlite3*"):
+        p.unlink()
+    gc.collect()
+    return result
+
+
+def ivf_sweep(corpus: SyntheticCorpus, sizes: list[int], qvecs: np.ndarray) -> list[dict]:
+    rows = []
+    for n in sizes:
+        corpus.grow(n)
+        ids = np.arange(n, dtype=np.int64)
+        vectors = corpus.vectors[:n]
+        with approx_from(10 ** 12):
+            flat_s, flat = timed(DenseIndex.build, ids, vectors, corpus.dim)
+        with approx_from(0):
+            ivf_s, ivf = timed(DenseIndex.build, ids, vectors, corpus.dim)
+        row = {"n": n, "nlist": ivf.index.nlist, "nprobe": ivf.index.nprobe,
+               "build_s": {"flat": flat_s, "ivf": ivf_s}}
+        for name, index in (("flat", flat), ("ivf", ivf)):
+            for v in qvecs[:3]:
+                index.search(v, 50)
+            row[name] = latency([timed(index.search, v, 50)[0] for v in qvecs])
+        exact = [flat.search(v, 50)[1].tolist() for v in qvecs]
+        approx = [ivf.search(v, 50)[1].tolist() for v in qvecs]
+        row["recall_at_10"] = recall(approx, exact, 10)
+        row["recall_at_50"] = recall(approx, exact, 50)
+        rows.append(row)
+        del flat, ivf
+        gc.collect()
+    return rows
+
+
+# ------------------------------------------------------------ build throughput
+def build_throughput(settings, embedder, paths: list[Path], folder: Path, repeats: int) -> dict:
+    """Chunks per second of ``Ingestor.ingest_path`` (read, chunk, embed, store, index)
+    against ``SentenceTransformer.encode`` on the same chunk texts, alternating runs."""
+    from tutor.ingest import Ingestor
+    from tutor.ingest.chunking import chunk_blocks
+    from tutor.ingest.readers import read_file
+    from tutor.retrieval.cache import CachedEmbedder
+
+    inner = embedder.inner
+    texts = []
+    for p in paths:
+        parsed = read_file(p.name, p.read_bytes())
+        texts += [inner.passage_prefix + c.search_text for c in chunk_blocks(parsed.title, parsed.blocks)]
+    bare, ours = [], []
+    for rep in range(repeats):
+        t, _ = timed(inner.model.encode, texts, batch_size=32, normalize_embeddings=True,
+                     convert_to_numpy=True, show_progress_bar=False)
+        bare.append(t)
+        work = folder / f"ingest-{rep}"
+        store = Store(work / "db.sqlite3")
+        fresh = CachedEmbedder(inner, work / "embedding-cache.sqlite3")  # nothing cached
+        index = SearchIndex(store, fresh, work / "index")
+        index.open()
+        ingestor = Ingestor(store, index)
+        t0 = time.perf_counter()
+        chunks = sum(ingestor.ingest_path(p, doc_key=f"sample/{p.stem}-{p.parent.name}").chunks for p in paths)
+        ours.append(time.perf_counter() - t0)
+        store.close()
+    assert chunks == len(texts), (chunks, len(texts))
+    bare_rate, ours_rate = len(texts) / min(bare), len(texts) / min(ours)
+    return {"documents": len(paths), "chunks": len(texts), "bare_encode_chunks_s": bare_rate,
+            "ours_ingest_chunks_s": ours_rate, "ratio": ours_rate / bare_rate, "target": 0.9,
+            "runs": {"bare_s": bare, "ours_s": ours}}
+
+
+# ----------------------------------------------------------------------- run
+def run(settings, folder: Path, quick: bool = False) -> Report:
+    import faiss
+    import torch
+
+    from tutor.models import apply_offline
+    from tutor.runtime import load_embedder
+
+    apply_offline(settings)
+    threads = threads_of(settings)
+    torch.set_num_threads(threads)
+    faiss.omp_set_num_threads(threads)
+    report = Report("retrieval", quick, machine_info(threads))
+    if quick:
+        sizes, sweep, n_real, n_queries, sample_docs = [1_000], [1_000, 2_000], 32, 8, 1
+    else:
+        sizes, sweep = [1_000, 10_000, 100_000, 1_000_000], [5_000, 10_000, 20_000, 50_000, 100_000, 300_000]
+        n_real, n_queries, sample_docs = 1_200, 100, 8
+    embedder = load_embedder(settings)
+    docs = corpus_docs(settings.corpus_dir)
+    corpus = SyntheticCorpus(docs, embedder, n_real)
+    items = [r for r in bundled_items("answerable") if r["lang"] in ("kk", "ru")]
+    queries = [r["question"] for r in random.Random(1).sample(items, min(n_queries, len(items)))]
+    qvecs = embedder.encode_queries(queries)
+
+    pipeline, skipped = [], {}
+    for n in sizes:
+        if n >= 1_000_000 and pipeline:
+            last = pipeline[-1]
+            scale = n / last["n"]
+            est_s = scale * sum(last["build_s"].values())
+            est_bytes = scale * last["n"] * (last["bytes_per_chunk"]["rss_peak_build"]
+                                             + 3 * corpus.dim * 4 + 4000)
+            if est_s > BUILD_BUDGET_S or est_bytes > 0.7 * available_bytes():
+                skipped[n] = (f"estimated build {est_s:.0f} s (budget {BUILD_BUDGET_S} s) and "
+                              f"{est_bytes / 1e9:.1f} GB (available {available_bytes() / 1e9:.1f} GB), "
+                              f"scaled from the {last['n']:,} run")
+                continue
+        log.info("retrieval bench: %d chunks", n)
+        pipeline.append(measure_size(corpus, n, queries, qvecs, embedder, folder))
+    log.info("retrieval bench: IVF sweep")
+    sweep_rows = ivf_sweep(corpus, sweep, qvecs)
+    paths = sorted(Path(settings.corpus_dir).rglob("*.md"))[:sample_docs]
+    log.info("retrieval bench: build throughput on %d documents", len(paths))
+    build = build_throughput(settings, embedder, paths, folder, repeats=1 if quick else 2)
+
+    t = report.table("Query latency (ms, embedding included for ours) and ratios",
+                     ["chunks", "ours p50", "ours p95", "embed query p50", "bare faiss flat p50",
+                      "bare bm25s p50", "ours / (embed+faiss+bm25s)", "our dense / faiss",
+                      "our BM25 / bm25s", "dense index", "dense recall@10"])
+    for r in pipeline:
+        t.add(r["n"], r["ours"]["p50_ms"], r["ours"]["p95_ms"], r["embed_query"]["p50_ms"],
+              r["bare_faiss_flat"]["p50_ms"], r["bare_bm25s"]["p50_ms"],
+              r["ratios"]["ours_vs_embed+faiss+bm25s"], r["ratios"]["dense_vs_bare_faiss"],
+              r["ratios"]["lexical_vs_bare_bm25s"], r["dense_kind"], r["dense_recall_at_10_vs_exact"])
+    for n, why in skipped.items():
+        t.add(n, f"skipped: {why}", *[None] * 9)
+    m = report.table("Memory and build time per corpus size",
+                     ["chunks", "RSS of indexes B/chunk", "peak RSS while building B/chunk",
+                      "dense vectors B/chunk", "BM25 matrix B/chunk", "database file B/chunk",
+                      "store fill s", "dense build s", "BM25 build s"])
+    for r in pipeline:
+        b = r["bytes_per_chunk"]
+        m.add(r["n"], b["rss_indexes"], b["rss_peak_build"], b["dense_vectors"], b["lexical_matrix"],
+              b["database_file"], r["build_s"]["store"], r["build_s"]["dense"], r["build_s"]["lexical"])
+    s = report.table(f"Flat vs IVF dense search (k=50; APPROX_FROM = {indexes.APPROX_FROM:,})",
+                     ["chunks", "flat p50 ms", "IVF p50 ms", "IVF / flat", "IVF recall@10",
+                      "IVF recall@50", "nlist", "nprobe", "IVF build s"])
+    for r in sweep_rows:
+        s.add(r["n"], r["flat"]["p50_ms"], r["ivf"]["p50_ms"], ratio(r["ivf"]["p50_ms"], r["flat"]["p50_ms"]),
+              r["recall_at_10"], r["recall_at_50"], r["nlist"], r["nprobe"], r["build_s"]["ivf"])
+    faster = [r["n"] for r in sweep_rows if r["ivf"]["p50_ms"] < r["flat"]["p50_ms"]]
+    b = report.table(f"Index build throughput on {build['documents']} real documents ({build['chunks']} chunks)",
+                     ["path", "chunks/s", "ratio to bare encode (target >= 0.9)"])
+    b.add("bare SentenceTransformer.encode", build["bare_encode_chunks_s"], 1.0)
+    b.add("ours: Ingestor.ingest_path (read, chunk, embed, store, index)", build["ours_ingest_chunks_s"],
+          build["ratio"])
+    report.notes += [
+        f"Only {corpus.n_real:,} texts were embedded with the model ({corpus.embed_s:.0f} s): the "
+        f"bundled corpus's chunks and shuffled sentence mixes of its documents. Beyond those, chunks are "
+        f"synthetic: the text is a sentence mix of one document, the vector a normalised blend of two "
+        f"real vectors of that document plus noise of norm {NOISE}.",
+        f"{len(queries)} real questions (kk, ru) from eval/data/qa; the latency of ours is "
+        "Retriever.search (query embedding, dense and BM25 search, fusion, chunk fetch from SQLite).",
+        "Ratios divide p50 latencies; bare bm25s uses its own tokenizer (no stemming), ours our "
+        "stemmer. Dense recall@10 compares our dense index to exact search on the same vectors.",
+        ("IVF is first faster than flat at " + f"{faster[0]:,} chunks" if faster
+         else "IVF was not faster than flat at any measured size") + f"; APPROX_FROM is {indexes.APPROX_FROM:,}.",
+    ]
+    report.results = {"sizes": pipeline, "skipped": skipped, "ivf_sweep": sweep_rows,
+                      "ivf_first_faster_at": faster[0] if faster else None,
+                      "approx_from": indexes.APPROX_FROM, "build_throughput": build,
+                      "embedded_for_real": corpus.n_real, "queries": len(queries)}
+    return report
