@@ -14,24 +14,22 @@ from tutor.config import REPO_ROOT, Settings
 from tutor.evaluation import datasets
 from tutor.evaluation.tasks.base import EvalContext
 from tutor.models import apply_offline
-from tutor.retrieval.hybrid import query_coverage
+from tutor.retrieval.hybrid import evidence_features
 from tutor.runtime import load_embedder
 
 
-def main() -> None:
+def main(embedder=None) -> None:
     settings = Settings.load()
     apply_offline(settings)
-    ctx = EvalContext(load_embedder(settings), REPO_ROOT / "corpus", None, progress=False)
+    ctx = EvalContext(embedder or load_embedder(settings), REPO_ROOT / "corpus", None, progress=False)
     pool = ctx.pool([])
     features, labels = [], []
     for item in datasets.bundled_items():
         if item["type"] not in ("answerable", "unanswerable"):
             continue
         hits = pool.retriever.search(item["question"], k=10).hits
-        dense = max((h.dense or 0.0) for h in hits[:3]) if hits else 0.0
-        lexical = max((h.lexical or 0.0) for h in hits[:3]) if hits else 0.0
-        coverage = query_coverage(item["question"], hits[0].chunk.search_text) if hits else 0.0
-        features.append([dense, coverage, lexical])
+        f = evidence_features(item["question"], hits, pool.index.lexical) if hits else {}
+        features.append([f.get("dense", 0.0), f.get("coverage", 0.0), f.get("lexical", 0.0)])
         labels.append(item["type"] == "answerable")
     pool.close()
     x, y = np.array(features), np.array(labels)
@@ -44,4 +42,11 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if sys.argv[1:] == ["--hashing"]:  # the test fake's own calibration
+        from tutor.retrieval.embedders import HashingEmbedder
+
+        main(HashingEmbedder())
+    else:
+        main()

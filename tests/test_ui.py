@@ -27,6 +27,7 @@ from tutor.ui.services import NotAllowed, Services
 
 PASSWORD = "a-strong-pass"
 PHOTOSYNTHESIS_KK = "Фотосинтез дегеніміз не?"
+OFF_CORPUS_KK = "Мона Лизаны кім салған?"  # who painted the Mona Lisa: in no bundled lesson
 CITE = "<details class='ustaz-cite'>"
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 STUDENT_ENDPOINTS = {"/ask", "/clear", "/feedback", "/set_ui_language", "/eval_report", "/new_session"}
@@ -77,7 +78,7 @@ def serve(services: Services) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{settings.port}/"
     finally:
-        demo.close()
+        demo.close(verbose=False)
 
 
 @pytest.fixture
@@ -152,7 +153,7 @@ def test_ask_streams_then_shows_cited_labelled_answer(app):
 
 
 def test_unanswerable_question_abstains_without_citation(app):
-    answer = text_of(ask(app.client(), "Марстағы ең биік тау қалай аталады?")[-1][0][-1])
+    answer = text_of(ask(app.client(), OFF_CORPUS_KK)[-1][0][-1])
     assert CITE not in answer
     assert t("kk", "abstain").split(",")[0] in answer
     assert t("kk", "ai_generated") in answer
@@ -293,7 +294,7 @@ def test_wrong_password_refused_and_repeated_failures_lock(app):
 def test_student_endpoints_never_show_teacher_data(app):
     a, b = app.client(), app.client()
     # Student A leaves one of each thing only a teacher may read.
-    ask(a, "Марстағы zqxunanswered тау қалай аталады?")
+    ask(a, "Мона Лизаны zqxunanswered кім салған?")
     ask(a, "I want to die zqxflagged")
     ask(a, PHOTOSYNTHESIS_KK)
     a.predict("zqxcomment түсініксіз болды", "kk", api_name="/feedback")
@@ -461,12 +462,12 @@ def test_feedback_is_redacted_and_bounded(services):
 
 
 def test_teacher_views_show_what_students_left(services):
-    services.tutor.ask("Марстағы ең биік тау қалай аталады?", "s1", lang="kk")
-    services.tutor.ask("  Марстағы ең биік тау қалай аталады? ", "s2", lang="kk")
+    services.tutor.ask(OFF_CORPUS_KK, "s1", lang="kk")
+    services.tutor.ask(f"  {OFF_CORPUS_KK} ", "s2", lang="kk")
     services.tutor.ask("хочу умереть", "s3", lang="ru")
     token, _ = services.login(PASSWORD)
     (q, lang, asked, day), = services.unanswered(token)
-    assert (q.lower(), lang, asked) == ("марстағы ең биік тау қалай аталады?", "kk", 2)
+    assert (q.lower(), lang, asked) == (OFF_CORPUS_KK.lower(), "kk", 2)
     assert re.match(r"\d{4}-\d\d-\d\d$", day)
     (when, category, lang, text), = services.flags(token)
     assert (category, lang, text) == ("self_harm", "ru", "хочу умереть")
@@ -475,11 +476,9 @@ def test_teacher_views_show_what_students_left(services):
     assert sum(r[3] for r in stats) == services.runtime.index.dense.size
 
 
-@pytest.mark.xfail(strict=True, reason="store.unanswered groups with SQLite lower(), which folds "
-                   "ASCII only: the same Kazakh/Russian question typed with a capital is counted apart")
 def test_unanswered_groups_cyrillic_questions_regardless_of_case(services):
-    services.tutor.ask("Марстағы ең биік тау қалай аталады?", "s1", lang="kk")
-    services.tutor.ask("марстағы ең биік тау қалай аталады?", "s2", lang="kk")
+    services.tutor.ask(OFF_CORPUS_KK, "s1", lang="kk")
+    services.tutor.ask(OFF_CORPUS_KK.lower(), "s2", lang="kk")
     token, _ = services.login(PASSWORD)
     assert [row[2] for row in services.unanswered(token)] == [2]
 

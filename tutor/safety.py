@@ -2,7 +2,7 @@
 in kk, ru and en.
 
 Moderation here is a transparent pattern list, not a model: it is auditable by a school,
-runs in microseconds and has no false sense of depth. Most patterns need an intent frame
+runs in well under a millisecond and has no false sense of depth. Most patterns need an intent frame
 ("how do I", "хочу", "қалай ... болады", a first-person form) next to a harmful verb and
 a person, because the same words fill textbooks: battles, fermentation, "kill the
 process". The evaluation suite measures it on labelled unsafe prompts and on safe
@@ -26,10 +26,14 @@ from tutor.retrieval.textnorm import tokenize
 # when the check digit is right (a year range or a count must stay readable).
 _IIN_LABELLED = re.compile(r"(?i)(?<!\w)(иин|жсн|iin|инн)(?!\w)(\D{0,20}?)(\d(?:[ -]?\d){11})(?![\d-])")
 _IIN = re.compile(r"(?<!\d)(\d{12})(?!\d)")
-_CARD = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
-# +7 / 8 and ten digits in any grouping; or a bare mobile number written like one
-# (70x/77x ... with its usual grouping), which children often give without the prefix.
-_PHONE = re.compile(r"(?<![\w+])(?:\+\s?7|8)(?:[\s().-]*\d){10}(?!\d)"
+# Card numbers as printed: 13-19 digits together, or in fours (Visa, Mastercard), or
+# 4-6-5 (Amex); a row of small numbers in a maths task is not one.
+_CARD = re.compile(r"(?<![\d-])(?:\d{13,19}|\d{4}(?:[ -]\d{4}){2}[ -]\d{1,7}|\d{4}[ -]\d{6}[ -]\d{5})(?![\d-])")
+# +7 / 8, then a 3-, 4- or 5-digit code (mobile, city, district) and the number, with
+# spaces, dashes or brackets; or a bare mobile number (70x/77x ...), which children often
+# give without the prefix. A row of numbers in a maths task has no such grouping.
+_PHONE = re.compile(r"(?<![\w+])(?:\+\s?7|8)[\s-]?(?:\(?\d{3}\)?[\s-]?\d{3}|\(?\d{4}\)?[\s-]?\d{2}|"
+                    r"\(?\d{5}\)?[\s-]?\d)[\s-]?\d{2}[\s-]?\d{2}(?!\d)"
                     r"|(?<![\w+])\(?7[0-7]\d\)?[\s-]?\d{3}[\s-]?\d{2}[\s-]?\d{2}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
@@ -77,6 +81,7 @@ def redact_pii(text: str) -> str:
 _FOLD = str.maketrans("әөұүқғңіһёӘӨҰҮҚҒҢІҺЁ’‘`´", "аоуукгнихеаоуукгнихе''''")
 _HOMOGLYPHS = str.maketrans("aceopxykmtbh", "асеорхукмтвн")
 _WORD = re.compile(r"\w+")
+_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u2060\ufeff]")
 
 
 def _unmix(m: re.Match) -> str:
@@ -84,14 +89,15 @@ def _unmix(m: re.Match) -> str:
     if re.search(r"[а-я]", word) and re.search(r"[a-z]", word):
         return word.translate(_HOMOGLYPHS)
     return word
-_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u2060\ufeff]")
 
 
 def normalize(text: str) -> str:
+    """Lower case, Kazakh letters folded, look-alike Latin letters in Cyrillic words
+    replaced, stretched letters ("суууицид") shortened, invisible characters dropped."""
     text = _INVISIBLE.sub("", text).lower().translate(_FOLD)
     if re.search(r"[a-z]", text) and re.search(r"[а-я]", text):
         text = _WORD.sub(_unmix, text)
-    text = re.sub(r"([^\W\d_])\1{2,}", r"\1", text)  # "суууицид", "diiiie"
+    text = re.sub(r"([^\W\d_])\1{2,}", r"\1", text)
     return re.sub(r"\s+", " ", text)
 
 

@@ -332,11 +332,17 @@ class Store:
             return cur.lastrowid
 
     def unanswered(self, limit: int = 200) -> list[dict]:
-        rows = self.query(
-            "SELECT lower(trim(question)) AS q, lang, COUNT(*) AS asked, MAX(at) AS last "
-            "FROM questions WHERE answered=0 GROUP BY q, lang ORDER BY asked DESC, last DESC "
-            "LIMIT ?", (limit,))
-        return [dict(r) for r in rows]
+        """Questions without good evidence, grouped (case- and space-insensitive; SQLite's
+        lower() only folds ASCII, so grouping happens here) and without session ids."""
+        groups: dict[tuple[str, str], dict] = {}
+        for r in self.query("SELECT question, lang, at FROM questions WHERE answered=0"):
+            key = (" ".join(r["question"].split()).casefold().rstrip("?!. "), r["lang"])
+            g = groups.setdefault(key, {"q": " ".join(r["question"].split()), "lang": r["lang"],
+                                        "asked": 0, "last": 0.0})
+            g["asked"] += 1
+            g["last"] = max(g["last"], r["at"])
+        ranked = sorted(groups.values(), key=lambda g: (-g["asked"], -g["last"]))
+        return ranked[:limit]
 
     def add_feedback(self, session: str, rating: int, comment: str, doc_keys: list[str],
                      subject: str) -> None:

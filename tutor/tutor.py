@@ -203,7 +203,8 @@ class Tutor:
                         ("context", rating.gives_context)):
             lines.append(("✅ " if ok else "➕ ") + t(lang, f"coach_{key}_{'yes' if ok else 'no'}"))
         reference = [h for h in result.hits if h.chunk.doc.policy == "reference"]
-        hit: Hit | None = reference[0] if reference and result.has_evidence else None
+        # the check-a-sentence step needs only a plausible passage, not full evidence
+        hit: Hit | None = reference[0] if reference and result.confidence >= 0.25 else None
         subject = hit.chunk.doc.subject if hit else coach.guess_subject(question) or "…"
         topic = (hit.chunk.section or hit.chunk.doc.title) if hit else "…"
         grade = (hit.chunk.doc.grade if hit and hit.chunk.doc.grade else "…")

@@ -42,7 +42,7 @@ def bundled_docs(corpus_dir: Path) -> list[PoolDoc]:
 class Pool:
     """Owns a temporary folder; close() removes it."""
 
-    def __init__(self, docs: list[PoolDoc], embedder, progress: bool = False):
+    def __init__(self, docs: list[PoolDoc], embedder, progress: bool = False, params=None):
         self._tmp = tempfile.TemporaryDirectory(prefix="ustaz-eval-")
         folder = Path(self._tmp.name)
         self.store = Store(folder / "pool.sqlite3")
@@ -62,7 +62,7 @@ class Pool:
             at += len(chunks)
         self.index = SearchIndex(self.store, embedder, folder / "index")
         self.index.open()
-        self.retriever = Retriever(self.index)
+        self.retriever = Retriever(self.index, params)
         self.size = len(texts)
 
     def ranked_docs(self, query: str, k: int = 10, params=None, filters=None) -> list[str]:

@@ -21,7 +21,7 @@ def _fmt(v) -> str:
 
 def markdown(report: dict, previous: dict | None = None) -> str:
     meta = report["meta"]
-    lines = [f"# Ustaz evaluation report", "",
+    lines = ["# Ustaz evaluation report", "",
              f"- when: {meta.get('started')}  ·  wall time: {meta.get('wall_s')} s",
              f"- embedder: `{meta.get('embedder')}`  ·  composer: `{meta.get('composer', '-')}`",
              f"- corpus: {meta.get('corpus_documents')} documents, version `{meta.get('corpus_version')}`",

@@ -18,6 +18,7 @@ class CachedEmbedder(Embedder):
         self.inner = inner
         self.name = inner.name
         self.dim = inner.dim
+        self.calibration = getattr(inner, "calibration", None)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -65,6 +65,10 @@ class HashingEmbedder(Embedder):
     """Bag of hashed stems, L2-normalised: similar words give similar vectors."""
 
     name = "hashing"
+    # Its cosines are far lower than e5's, so it has its own evidence model (fitted like
+    # e5's by scripts/calibrate_abstention.py --hashing: 87% abstention, 12% false).
+    calibration = {"conf_bias": -6.26, "conf_dense": 3.29, "conf_coverage": 6.48,
+                   "conf_lexical": 1.18}
 
     def __init__(self, dim: int = 256):
         self.dim = dim

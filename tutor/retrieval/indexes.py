@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tutor.retrieval.textnorm import tokenize
+from tutor.retrieval.textnorm import char_ngrams, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -113,22 +113,34 @@ class DenseIndex:
 
 
 class LexicalIndex:
-    def __init__(self, ids: list[int], texts: list[str]):
+    """BM25 over a token stream: ``tokenize`` (stems) or ``char_ngrams``."""
+
+    def __init__(self, ids: list[int], texts: list[str], tokenizer=tokenize):
         import bm25s
 
         self.ids = np.asarray(ids, np.int64)
+        self.tokenizer = tokenizer
         self.retriever = None
+        self.doc_freq: dict[str, int] = {}
         if ids:
-            tokens = [tokenize(t) or ["∅"] for t in texts]
+            tokens = [tokenizer(t) or ["∅"] for t in texts]
+            for toks in tokens:
+                for tok in set(toks):
+                    self.doc_freq[tok] = self.doc_freq.get(tok, 0) + 1
             self.retriever = bm25s.BM25(k1=1.2, b=0.75)
             self.retriever.index(tokens, show_progress=False)
+
+    def idf(self, token: str) -> float:
+        """Inverse document frequency; a word the corpus never uses weighs the most."""
+        n = max(len(self.ids), 1)
+        return float(np.log(1 + n / (self.doc_freq.get(token, 0) + 0.5)))
 
     @property
     def size(self) -> int:
         return len(self.ids)
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        tokens = tokenize(query)
+        tokens = self.tokenizer(query)
         if self.retriever is None or not tokens:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         vocab = self.retriever.vocab_dict
@@ -178,6 +190,7 @@ class SearchIndex:
         self.lock = threading.RLock()
         self.dense: DenseIndex | None = None
         self.lexical: LexicalIndex | None = None
+        self.chars: LexicalIndex | None = None
         self.generation = -1
 
     # ----------------------------------------------------------------- syncing
@@ -271,7 +284,9 @@ class SearchIndex:
 
     def _rebuild_lexical(self) -> None:
         rows = self.store.query("SELECT id, search_text FROM chunks ORDER BY id")
-        self.lexical = LexicalIndex([r["id"] for r in rows], [r["search_text"] for r in rows])
+        ids, texts = [r["id"] for r in rows], [r["search_text"] for r in rows]
+        self.lexical = LexicalIndex(ids, texts)
+        self.chars = LexicalIndex(ids, texts, tokenizer=char_ngrams)
 
     def _save(self) -> None:
         self.dense.save(self.files.dense)

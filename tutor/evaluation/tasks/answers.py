@@ -12,7 +12,7 @@ from tutor.answer.extractive import ExtractiveComposer
 from tutor.evaluation import datasets
 from tutor.evaluation.metrics import contains_answer, exact_match, suffix_tolerant_match, token_f1
 from tutor.evaluation.pools import PoolDoc
-from tutor.evaluation.tasks.base import EvalContext, SkipTask, Task
+from tutor.evaluation.tasks.base import EvalContext, Task, require_data
 from tutor.ingest.langdetect import detect_language
 from tutor.retrieval.hybrid import Hit
 from tutor.store import Chunk, Document
@@ -114,8 +114,7 @@ class KazQADAnswers(Task):
     needs_external = True
 
     def run(self, ctx: EvalContext) -> dict:
-        if ctx.data_dir is None:
-            raise SkipTask("no --data folder")
+        require_data(ctx, "kazqad_kk")
         data = datasets.load_kazqad(ctx.data_dir)
         rc = ctx.cap(datasets.load_kazqad_rc(ctx.data_dir))
         docs = [PoolDoc("kazqad/" + d["id"], d.get("title", ""), d["text"], "kk") for d in data.corpus]
@@ -129,8 +128,7 @@ class XQuADAnswers(Task):
     needs_external = True
 
     def run(self, ctx: EvalContext) -> dict:
-        if ctx.data_dir is None:
-            raise SkipTask("no --data folder")
+        require_data(ctx, "xquad_ru")
         data = datasets.load_xquad(ctx.data_dir)
         docs = [PoolDoc("xquad/" + d["id"], d.get("title", ""), d["text"], "ru") for d in data.corpus]
         return _external_answers(ctx, "XQuAD-ru", "ru", docs, ctx.cap(data.queries),

