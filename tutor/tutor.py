@@ -100,7 +100,10 @@ class Tutor:
                             "none", abstained=True, confidence=result.confidence)
         else:
             top = result.hits[0].chunk.doc
-            if top.policy == "assessment":
+            reference_near = any(h.chunk.doc.policy == "reference" for h in result.hits[:3])
+            if top.policy == "assessment" and not reference_near:
+                # A question about the test itself; a general question on the same topic
+                # is answered from reference material (the test is never quoted).
                 answer = Answer(t(lang, "assessment_refusal"), lang, mode, "policy",
                                 policy="assessment", confidence=result.confidence)
             elif top.policy == "homework" or mode == "hints":
