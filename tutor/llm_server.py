@@ -1,0 +1,76 @@
+"""A small OpenAI-compatible chat server over any transformers causal LM.
+
+It lets one stronger machine serve a generator to many classrooms
+(``TUTOR_GENERATOR=openai:http://host:8081/v1`` on the others), and it is the real server
+the ``openai`` backend is tested against. vLLM, Ollama or llama.cpp's server do the same
+job faster; this one needs nothing beyond what Ustaz already installs.
+
+    python -m tutor.llm_server --model /path/to/model --port 8081
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import uuid
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, StreamingResponse
+from starlette.routing import Route
+
+
+def build_app(generator, model_name: str) -> Starlette:
+    async def models(_: Request):
+        return JSONResponse({"object": "list", "data": [{"id": model_name, "object": "model"}]})
+
+    async def chat(request: Request):
+        try:
+            body = await request.json()
+            messages = body["messages"]
+            max_tokens = int(body.get("max_tokens") or 256)
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": {"message": "expected {messages: [...]}"}}, status_code=400)
+        cid = "chatcmpl-" + uuid.uuid4().hex[:12]
+
+        def chunk(delta: dict, finish=None) -> str:
+            data = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()),
+                    "model": model_name, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+        if body.get("stream"):
+            def events():
+                yield chunk({"role": "assistant"})
+                for piece in generator.stream(messages, max_tokens):
+                    yield chunk({"content": piece})
+                yield chunk({}, "stop")
+                yield "data: [DONE]\n\n"
+
+            return StreamingResponse(events(), media_type="text/event-stream")
+        text = generator.generate(messages, max_tokens)
+        return JSONResponse({"id": cid, "object": "chat.completion", "model": model_name,
+                             "choices": [{"index": 0, "finish_reason": "stop",
+                                          "message": {"role": "assistant", "content": text}}]})
+
+    return Starlette(routes=[Route("/v1/models", models), Route("/v1/chat/completions", chat,
+                                                               methods=["POST"])])
+
+
+def main(argv: list[str] | None = None) -> None:
+    import uvicorn
+
+    from tutor.answer.generators import TransformersGenerator
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="a transformers model folder")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--threads", type=int, default=0)
+    args = parser.parse_args(argv)
+    generator = TransformersGenerator(args.model, threads=args.threads)
+    uvicorn.run(build_app(generator, args.model), host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
