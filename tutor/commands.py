@@ -26,7 +26,7 @@ def build_tutor(settings: Settings, runtime=None):
     runtime = runtime or build_runtime(settings)
     choice = choose_composer(settings, runtime.embedder)
     tutor = Tutor(runtime.retriever, runtime.store, composer=choice.composer,
-                  top_k=settings.top_k)
+                  top_k=settings.top_k, keep_questions=settings.retention_days > 0)
     return runtime, tutor, choice
 
 

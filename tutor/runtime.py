@@ -41,6 +41,15 @@ def load_embedder(settings: Settings) -> Embedder:
     return CachedEmbedder(inner, settings.model_path / "embedding-cache.sqlite3")
 
 
+def apply_retention(store: Store, days: int) -> int:
+    """Delete stored questions, feedback and flags older than the retention period
+    (0: keep none). Runs at every start; the app also runs it daily."""
+    removed = store.purge_older_than(max(days, 0))
+    if removed:
+        log.info("retention: removed %d stored records older than %d days", removed, days)
+    return removed
+
+
 def build_runtime(settings: Settings, embedder: Embedder | None = None,
                   load_corpus: bool = True) -> Runtime:
     apply_offline(settings)
@@ -60,5 +69,6 @@ def build_runtime(settings: Settings, embedder: Embedder | None = None,
         if changed:
             log.info("bundled corpus: %d documents added or updated", changed)
     timings["index_s"] = time.perf_counter() - t0
+    apply_retention(store, settings.retention_days)
     retriever = Retriever(index)
     return Runtime(settings, store, embedder, index, retriever, ingestor, timings)

@@ -32,12 +32,13 @@ class SessionState:
 
 class Tutor:
     def __init__(self, retriever, store, composer=None, extractive: ExtractiveComposer | None = None,
-                 top_k: int = 5, max_sessions: int = 5000):
+                 top_k: int = 5, max_sessions: int = 5000, keep_questions: bool = True):
         self.retriever = retriever
         self.store = store
         self.extractive = extractive or ExtractiveComposer(getattr(retriever.index, "embedder", None))
         self.composer = composer or self.extractive
         self.top_k = top_k
+        self.keep_questions = keep_questions  # retention_days = 0: store no questions at all
         self._sessions: OrderedDict[str, SessionState] = OrderedDict()
         self._max_sessions = max_sessions
         self._lock = threading.Lock()
@@ -124,8 +125,9 @@ class Tutor:
             self.store.add_flag(session_id, blocked, lang, None)
             answer = Answer(t(lang, "safety_output_blocked"), lang, mode, "policy",
                             flag=blocked, notes=["output_moderated"])
-        self.store.log_question(session_id, lang, mode, clean, answered and not answer.abstained,
-                                result.confidence)
+        if self.keep_questions:
+            self.store.log_question(session_id, lang, mode, clean, answered and not answer.abstained,
+                                    result.confidence)
         yield answer.text, answer
 
     # ----------------------------------------------------------------- helpers

@@ -53,8 +53,28 @@ def build_app(settings, runtime=None, tutor=None, composer_choice=None):
     auth = TeacherAuth(settings.data_path, settings.teacher_password)
     services = Services(settings, runtime, tutor, auth, composer_choice)
     demo = build_blocks(services)
+    _schedule_retention(runtime.store, settings.retention_days)
     demo.queue(default_concurrency_limit=settings.queue_concurrency, max_size=settings.queue_size)
     return demo, services
+
+
+def _schedule_retention(store, days: int, every_s: float = 86400.0) -> None:
+    """Apply the retention period once a day while the app runs (it also runs at start)."""
+    import threading
+
+    from tutor.runtime import apply_retention
+
+    def tick():
+        try:
+            apply_retention(store, days)
+        finally:
+            timer = threading.Timer(every_s, tick)
+            timer.daemon = True
+            timer.start()
+
+    timer = threading.Timer(every_s, tick)
+    timer.daemon = True
+    timer.start()
 
 
 def launch(demo: gr.Blocks, settings, prevent_thread_lock: bool = False, quiet: bool = False):
