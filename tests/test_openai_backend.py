@@ -10,8 +10,8 @@ import time
 
 import httpx
 import pytest
-
 from conftest import model_cache
+
 from tutor.answer.generators import GeneratorError, OpenAIGenerator
 
 pytestmark = pytest.mark.integration
