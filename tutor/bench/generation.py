@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 from tutor.answer.generative import build_messages
 from tutor.answer.generators import TransformersGenerator, plain_prompt
-from tutor.bench.measure import machine_info, memory_bandwidth, ratio, threads_of
+from tutor.bench.measure import machine_info, memory_bandwidth, ratio, threads_of, timed
 from tutor.bench.report import Report
 from tutor.bench.synthetic import corpus_docs
 from tutor.models import apply_offline, resolve_generator
@@ -25,6 +25,8 @@ from tutor.models import apply_offline, resolve_generator
 log = logging.getLogger(__name__)
 
 COMPILE_LIMIT_S = 900
+NAIVE = "a. transformers pipeline, float32 (naive)"
+OURS = "b. ours: TransformersGenerator, bfloat16 (default)"
 QUESTION = "Фотосинтез кезінде өсімдік қандай заттарды пайдаланады және не түзеді?"
 
 
@@ -42,12 +44,19 @@ def grounded_messages(settings, tokenizer, target_tokens: int,
             section = head.split(" — ", 1)[1] if " — " in head else ""
             hits.append(SimpleNamespace(chunk=SimpleNamespace(
                 text=text, section=section, doc=SimpleNamespace(title=doc.title))))
-    n_tokens = 0
-    for n in range(1, len(hits) + 1):
+    def count(n):
         messages = build_messages(QUESTION, "kk", hits[:n], max_chars=10 ** 9)
-        n_tokens = len(tokenizer(plain_prompt(messages))["input_ids"])
-        if n_tokens >= target_tokens:
-            break
+        return messages, len(tokenizer(plain_prompt(messages))["input_ids"])
+
+    n = 1
+    messages, n_tokens = count(n)
+    while n_tokens < target_tokens and n < len(hits):
+        n += 1
+        messages, n_tokens = count(n)
+    last = hits[n - 1].chunk
+    while n_tokens > target_tokens * 1.05 and len(last.text.split()) > 10:
+        last.text = " ".join(last.text.split()[: int(len(last.text.split()) * 0.9)])
+        messages, n_tokens = count(n)
     return messages, n_tokens
 
 
@@ -89,49 +98,41 @@ def _threaded(generate, tokenizer, **kwargs):
         raise errors[0]
 
 
-def _measure(run, n_new: int, repeats: int) -> dict:
-    """One warm-up (compiles, allocates), then the best of ``repeats`` runs."""
-    t0 = time.perf_counter()
-    run(min(4, n_new))
-    warmup = time.perf_counter() - t0
-    best = min((run(n_new) for _ in range(repeats)), key=lambda r: r["total_s"])
-    best["warmup_s"] = warmup
-    return best
-
-
 # ------------------------------------------------------------------ variants
-def naive_pipeline(path: str, prompt: str, n_new: int, repeats: int) -> dict:
+# Each factory loads what its variant needs and returns ``run(n_new) -> timings``. The
+# runs are interleaved round by round, so that a change in the machine's load (other
+# programs) hits every variant alike instead of the one that happens to run then.
+def naive_pipeline(path: str, prompt: str):
     import torch
     from transformers import pipeline
 
-    t0 = time.perf_counter()
     pipe = pipeline("text-generation", model=path, dtype=torch.float32, device="cpu")
-    load = time.perf_counter() - t0
 
     def run(n):
         pieces = _threaded(pipe, pipe.tokenizer, text_inputs=prompt, max_new_tokens=n,
                            min_new_tokens=n, do_sample=False, return_full_text=False)
         return _clock(lambda: pieces, n)
 
-    result = _measure(run, n_new, repeats)
-    result["load_s"] = load
-    return result
+    return run
 
 
-def ours(gen: TransformersGenerator, messages: list[dict], n_new: int, repeats: int) -> dict:
+def ours(gen: TransformersGenerator, messages: list[dict], cache: str | None = None):
     """Through ``TransformersGenerator.stream`` itself; ``min_new_tokens`` in the model's
-    generation config makes every run produce exactly ``n_new`` tokens."""
-    gen.model.generation_config.min_new_tokens = n_new
+    generation config makes every run produce exactly ``n`` tokens. ``cache`` picks a KV
+    cache implementation (e.g. "static") for this variant only."""
+    config = gen.model.generation_config
 
     def run(n):
-        gen.model.generation_config.min_new_tokens = n
-        return _clock(lambda: gen.stream(messages, n), n)
+        config.min_new_tokens, config.cache_implementation = n, cache
+        try:
+            return _clock(lambda: gen.stream(messages, n), n)
+        finally:
+            config.cache_implementation = None
 
-    return _measure(run, n_new, repeats)
+    return run
 
 
-def with_prefix_cache(gen: TransformersGenerator, messages: list[dict], n_new: int,
-                      repeats: int) -> dict:
+def with_prefix_cache(gen: TransformersGenerator, messages: list[dict]):
     """The fixed system part of the prompt is run through the model once; each answer
     starts from a copy of that cache and only prefills the evidence and question."""
     import torch
@@ -151,11 +152,34 @@ def with_prefix_cache(gen: TransformersGenerator, messages: list[dict], n_new: i
         gen.model.generation_config.min_new_tokens = n
         pieces = _threaded(gen.model.generate, gen.tokenizer, **full, cache=copy.deepcopy(prefix_cache),
                            max_new_tokens=n, do_sample=False, repetition_penalty=1.1)
-        return _clock(lambda: pieces, n)
+        result = _clock(lambda: pieces, n)
+        result["cached_prefix_tokens"] = shared
+        return result
 
-    result = _measure(run, n_new, repeats)
-    result["cached_prefix_tokens"] = shared
-    return result
+    return run
+
+
+def interleaved(runners: dict, n_new: int, repeats: int) -> dict[str, dict]:
+    """One short warm-up per variant, then ``repeats`` rounds over all variants; the best
+    run (least total time) of each, with the median decode speed alongside."""
+    import statistics
+
+    runs: dict[str, list[dict]] = {name: [] for name in runners}
+    warmup: dict[str, float] = {}
+    for name, run in runners.items():
+        warmup[name], _ = timed(run, min(4, n_new))
+    for _ in range(repeats):
+        for name, run in runners.items():
+            log.info("generation bench: %s", name)
+            runs[name].append(run(n_new))
+    out = {}
+    for name, rs in runs.items():
+        best = dict(min(rs, key=lambda r: r["total_s"]))
+        best["warmup_s"] = warmup[name]
+        best["median_decode_tok_s"] = statistics.median(r["decode_tok_s"] or 0 for r in rs)
+        best["runs_total_s"] = [r["total_s"] for r in rs]
+        out[name] = best
+    return out
 
 
 def compile_static(gen: TransformersGenerator) -> None:
@@ -219,15 +243,14 @@ def run(settings, folder, quick: bool = False) -> Report:
     if resolved.kind != "transformers":
         raise RuntimeError(f"the generator {resolved.spec!r} is not an in-process transformers model")
     path = resolved.location
-    target, n_new, repeats = (120, 8, 1) if quick else (1000, 64, 2)
+    target, n_new, repeats = (120, 8, 1) if quick else (1000, 64, 3)
     report = Report("generation", quick, machine_info(threads))
-    rows: dict[str, dict] = {}
+    runners: dict = {}
     problems: dict[str, str] = {}
 
-    def attempt(name, fn, *args):
-        log.info("generation bench: %s", name)
+    def prepare(name, factory, *args):
         try:
-            rows[name] = fn(*args)
+            runners[name] = factory(*args)
         except Exception as exc:  # noqa: BLE001 - a variant that fails is reported, not fatal
             problems[name] = f"{type(exc).__name__}: {str(exc)[:300]}"
             log.warning("%s failed: %s", name, problems[name])
@@ -235,44 +258,41 @@ def run(settings, folder, quick: bool = False) -> Report:
     gen = TransformersGenerator(path, threads=threads)  # bfloat16: the app's default
     messages, prompt_tokens = grounded_messages(settings, gen.tokenizer, target,
                                                 words_per_passage=20 if quick else None)
-    prompt = plain_prompt(messages)
-    attempt("a. transformers pipeline, float32 (naive)", naive_pipeline, path, prompt, n_new, repeats)
-    attempt("b. ours: TransformersGenerator, bfloat16 (default)", ours, gen, messages, n_new, repeats)
     sizes = weight_bytes(gen.model)
+    prepare(NAIVE, naive_pipeline, path, plain_prompt(messages))
+    prepare(OURS, ours, gen, messages)
     if not quick:
-        attempt("b. ours + prompt cache of the system part", with_prefix_cache, gen, messages, n_new,
-                repeats)
-        gen.model.generation_config.cache_implementation = "static"
-        attempt("b. ours + static KV cache", ours, gen, messages, n_new, repeats)
-        del gen
-        gc.collect()
-        attempt("b. ours + static KV cache + torch.compile", compiled_in_child, path, threads, messages,
-                n_new, repeats, COMPILE_LIMIT_S)
+        prepare("b. ours + prompt cache of the system part", with_prefix_cache, gen, messages)
+        prepare("b. ours + static KV cache", ours, gen, messages, "static")
         gen32 = TransformersGenerator(path, threads=threads, dtype="float32")
-        attempt("b. ours, float32", ours, gen32, messages, n_new, repeats)
-        try:
-            quantize_int8(gen32)
-            attempt("b. ours, int8 dynamic quantisation (from float32)", ours, gen32, messages, n_new,
-                    repeats)
-        except Exception as exc:  # noqa: BLE001
-            problems["b. ours, int8 dynamic quantisation (from float32)"] = f"{type(exc).__name__}: {exc}"
-        del gen32
+        prepare("b. ours, float32", ours, gen32, messages)
+        gen8 = TransformersGenerator(path, threads=threads, dtype="float32")
+        quantize_int8(gen8)
+        prepare("b. ours, int8 dynamic quantisation (from float32)", ours, gen8, messages)
+    rows = interleaved(runners, n_new, repeats)
+    if not quick:
+        del runners, gen, gen32, gen8
         gc.collect()
+        name = "b. ours + static KV cache + torch.compile (own process, after the others)"
+        try:
+            rows[name] = compiled_in_child(path, threads, messages, n_new, repeats, COMPILE_LIMIT_S)
+        except Exception as exc:  # noqa: BLE001
+            problems[name] = f"{type(exc).__name__}: {str(exc)[:300]}"
     problems["c. llama.cpp (llama-cpp-python)"] = llama_cpp_status()
 
     bandwidth = memory_bandwidth(64 if quick else 512)
     ceiling = {k: bandwidth / v for k, v in sizes.items() if k in ("fp32", "bf16", "int8_linear")}
-    naive = rows.get("a. transformers pipeline, float32 (naive)", {})
+    naive = rows.get(NAIVE, {})
     table = report.table(
         f"Gemma-3-270M, prompt {prompt_tokens} tokens, {n_new} new tokens, {threads} threads",
         ["variant", "time to first token s", "decode tok/s", "overall tok/s", "decode vs naive",
-         "TTFT vs naive", "warm-up s"])
+         "TTFT vs naive", "median decode tok/s", "warm-up s"])
     for name, r in rows.items():
         table.add(name, r["ttft_s"], r["decode_tok_s"], r["overall_tok_s"],
                   ratio(r["decode_tok_s"], naive.get("decode_tok_s")),
-                  ratio(r["ttft_s"], naive.get("ttft_s")), r.get("warmup_s"))
+                  ratio(r["ttft_s"], naive.get("ttft_s")), r.get("median_decode_tok_s"), r.get("warmup_s"))
     for name, why in problems.items():
-        table.add(name, why, None, None, None, None, None)
+        table.add(name, why, None, None, None, None, None, None)
     phys = report.table("Physical reference: memory bandwidth / bytes of weights read per token",
                         ["weights", "bytes per token", "ceiling tok/s", "best measured decode tok/s",
                          "share of ceiling"])
@@ -288,7 +308,8 @@ def run(settings, folder, quick: bool = False) -> Report:
         "are the embedding table, read in full every token as the tied output layer.",
         "Every run is forced to the same number of new tokens (min_new_tokens); greedy decoding.",
         "Decode tok/s = (new tokens - 1) / (total time - time to first token). "
-        f"Best of {repeats} run(s) after one warm-up.",
+        f"Best of {repeats} run(s) after one warm-up; the runs of all variants are interleaved round by "
+        "round, so a change in the machine's load hits all of them alike.",
     ]
     report.results = {
         "prompt_tokens": prompt_tokens, "new_tokens": n_new, "threads": threads,
@@ -306,5 +327,5 @@ if __name__ == "__main__":  # the torch.compile variant, run by compiled_in_chil
     torch.set_num_threads(job["threads"])
     child = TransformersGenerator(job["path"], threads=job["threads"])
     compile_static(child)
-    result = ours(child, job["messages"], job["n_new"], job["repeats"])
-    print(json.dumps(result, ensure_ascii=False))
+    result = interleaved({"compiled": ours(child, job["messages"], "static")}, job["n_new"], job["repeats"])
+    print(json.dumps(result["compiled"], ensure_ascii=False))

@@ -59,6 +59,7 @@ def run(ctx: EvalContext, names: list[str], meta: dict) -> dict:
         p = result["metrics"].get(task.primary)
         print(f"[eval] {name}: {task.primary} = {p:.3f} (n={result['n']}, "
               f"{result['seconds']} s)", file=sys.stderr, flush=True)
+    ctx.close()
     report["meta"]["wall_s"] = round(time.perf_counter() - started, 1)
     return report
 

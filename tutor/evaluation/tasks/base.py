@@ -19,6 +19,7 @@ class EvalContext:
     settings: object = None
     fusion: object = None  # FusionParams for every pool (tests break retrieval with it)
     _bundled: list[PoolDoc] | None = field(default=None, repr=False)
+    _shared: Pool | None = field(default=None, repr=False)
 
     def bundled(self) -> list[PoolDoc]:
         if self._bundled is None:
@@ -26,11 +27,35 @@ class EvalContext:
         return self._bundled
 
     def pool(self, extra: list[PoolDoc], with_bundled: bool = True) -> Pool:
+        if with_bundled and not extra:
+            # the bundled-only pool serves several tasks; it is closed by close()
+            if self._shared is None:
+                self._shared = Pool(self.bundled(), self.embedder, progress=self.progress,
+                                    params=self.fusion)
+            return _Borrowed(self._shared)
         docs = (self.bundled() if with_bundled else []) + extra
         return Pool(docs, self.embedder, progress=self.progress, params=self.fusion)
 
+    def close(self) -> None:
+        if self._shared is not None:
+            self._shared.close()
+            self._shared = None
+
     def cap(self, items: list) -> list:
         return items[: self.limit] if self.limit else items
+
+
+class _Borrowed:
+    """A shared pool handed to a task: everything but close() goes to the pool."""
+
+    def __init__(self, pool: Pool):
+        self._pool = pool
+
+    def __getattr__(self, name):
+        return getattr(self._pool, name)
+
+    def close(self) -> None:
+        pass
 
 
 class SkipTask(Exception):

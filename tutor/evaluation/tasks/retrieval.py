@@ -17,7 +17,8 @@ MODES = ("hybrid", "dense", "lexical")
 
 
 def evaluate_modes(pool: Pool, queries: list[tuple[str, set[str], Filters | None]],
-                   label: str, progress: bool, params: FusionParams | None = None) -> dict:
+                   label: str, progress: bool, params: FusionParams | None = None,
+                   rankings_out: dict | None = None) -> dict:
     base = params or pool.retriever.params
     out = {}
     for mode in MODES:
@@ -28,6 +29,8 @@ def evaluate_modes(pool: Pool, queries: list[tuple[str, set[str], Filters | None
                                      leave=False):
             rankings.append(pool.ranked_docs(text, 10, params=p, filters=filters))
         out[mode] = retrieval_metrics(rankings, [rel for _, rel, _ in queries])
+        if rankings_out is not None:
+            rankings_out.setdefault(mode, []).extend(rankings)
     return out
 
 
@@ -47,15 +50,17 @@ class BundledRetrieval(Task):
         cross = ctx.cap([i for i in items if i["type"] == "crosslingual"])
         pool = ctx.pool([])
         try:
-            by_lang = {}
+            by_lang, rankings, relevant = {}, {}, []
             for lang in ("kk", "ru", "en"):
                 qs = [(i["question"], {i["doc"]}, None) for i in answerable if i["lang"] == lang]
                 if qs:
-                    by_lang[lang] = evaluate_modes(pool, qs, f"bundled {lang}", ctx.progress)
+                    by_lang[lang] = evaluate_modes(pool, qs, f"bundled {lang}", ctx.progress,
+                                                   rankings_out=rankings)
+                    relevant += [rel for _, rel, _ in qs]
             qs = [(i["question"], {i["doc"]}, Filters(lang=i["doc"].split("/")[0])) for i in cross]
             cross_modes = evaluate_modes(pool, qs, "bundled cross-lingual", ctx.progress) if qs else {}
-            allq = [(i["question"], {i["doc"]}, None) for i in answerable]
-            modes = evaluate_modes(pool, allq, "bundled all", ctx.progress)
+            modes = {mode: retrieval_metrics(rankings[mode], relevant) for mode in MODES}
+            allq = relevant
         finally:
             pool.close()
         return _result(modes, len(allq),
