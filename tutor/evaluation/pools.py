@@ -27,6 +27,11 @@ class PoolDoc:
     blocks: list[Block] | None = None
 
 
+def external_docs(corpus: list[dict], prefix: str, lang: str) -> list[PoolDoc]:
+    """An external data set's passages as pool documents, keyed ``prefix + id``."""
+    return [PoolDoc(prefix + d["id"], d.get("title", ""), d["text"], lang) for d in corpus]
+
+
 def bundled_docs(corpus_dir: Path) -> list[PoolDoc]:
     docs = []
     for path in sorted(corpus_dir.rglob("*.md")):

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from tutor.answer.extractive import ExtractiveComposer
 from tutor.evaluation import datasets
 from tutor.evaluation.metrics import contains_answer, exact_match, suffix_tolerant_match, token_f1
-from tutor.evaluation.pools import PoolDoc
+from tutor.evaluation.pools import PoolDoc, external_docs
 from tutor.evaluation.tasks.base import EvalContext, Task, require_data
 from tutor.ingest.langdetect import detect_language
 from tutor.retrieval.hybrid import Hit
@@ -117,7 +117,7 @@ class KazQADAnswers(Task):
         require_data(ctx, "kazqad_kk")
         data = datasets.load_kazqad(ctx.data_dir)
         rc = ctx.cap(datasets.load_kazqad_rc(ctx.data_dir))
-        docs = [PoolDoc("kazqad/" + d["id"], d.get("title", ""), d["text"], "kk") for d in data.corpus]
+        docs = external_docs(data.corpus, "kazqad/", "kk")
         return _external_answers(ctx, "KazQAD", "kk", docs, rc, lambda i: "kazqad/" + i["passage_id"])
 
 
@@ -130,7 +130,7 @@ class XQuADAnswers(Task):
     def run(self, ctx: EvalContext) -> dict:
         require_data(ctx, "xquad_ru")
         data = datasets.load_xquad(ctx.data_dir)
-        docs = [PoolDoc("xquad/" + d["id"], d.get("title", ""), d["text"], "ru") for d in data.corpus]
+        docs = external_docs(data.corpus, "xquad/", "ru")
         return _external_answers(ctx, "XQuAD-ru", "ru", docs, ctx.cap(data.queries),
                                  lambda i: "xquad/" + i["passage_id"])
 

@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from tutor.evaluation import datasets
 from tutor.evaluation.metrics import retrieval_metrics
-from tutor.evaluation.pools import Pool, PoolDoc
+from tutor.evaluation.pools import Pool, PoolDoc, external_docs
 from tutor.evaluation.tasks.base import EvalContext, Task, require_data
 from tutor.retrieval.hybrid import Filters, FusionParams
 
@@ -69,46 +69,47 @@ class BundledRetrieval(Task):
                               "crosslingual_n": len(cross)})
 
 
-class KazQADRetrieval(Task):
-    name = "retrieval_kazqad"
+class ExternalRetrieval(Task):
+    """A question set against its own passage pool, with the bundled corpus mixed in."""
+
     suite = "retrieval"
     primary = "mrr@10"
     needs_external = True
+    folder = prefix = lang = label = ""
+
+    def load(self, data_dir):
+        raise NotImplementedError
+
+    def gold(self, query: dict) -> set[str]:
+        raise NotImplementedError
 
     def run(self, ctx: EvalContext) -> dict:
-        require_data(ctx, "kazqad_kk")
-        data = datasets.load_kazqad(ctx.data_dir)
-        docs = [PoolDoc("kazqad/" + d["id"], d.get("title", ""), d["text"], "kk")
-                for d in data.corpus]
-        queries = [(q["question"], {"kazqad/" + p for p in q["qrels_positive_ids"]}, None)
-                   for q in ctx.cap(data.queries)]
+        require_data(ctx, self.folder)
+        data = self.load(ctx.data_dir)
+        docs = external_docs(data.corpus, self.prefix, self.lang)
+        queries = [(q["question"], self.gold(q), None) for q in ctx.cap(data.queries)]
         pool = ctx.pool(docs)
         try:
-            modes = evaluate_modes(pool, queries, "KazQAD", ctx.progress)
+            modes = evaluate_modes(pool, queries, self.label, ctx.progress)
         finally:
             pool.close()
-        return _result(modes, len(queries), by_lang={"kk": modes["hybrid"]})
+        return _result(modes, len(queries), by_lang={self.lang: modes["hybrid"]})
 
 
-class XQuADRetrieval(Task):
-    name = "retrieval_xquad"
-    suite = "retrieval"
-    primary = "mrr@10"
-    needs_external = True
+class KazQADRetrieval(ExternalRetrieval):
+    name, folder, prefix, lang, label = "retrieval_kazqad", "kazqad_kk", "kazqad/", "kk", "KazQAD"
+    load = staticmethod(datasets.load_kazqad)
 
-    def run(self, ctx: EvalContext) -> dict:
-        require_data(ctx, "xquad_ru")
-        data = datasets.load_xquad(ctx.data_dir)
-        docs = [PoolDoc("xquad/" + d["id"], d.get("title", ""), d["text"], "ru")
-                for d in data.corpus]
-        queries = [(q["question"], {"xquad/" + q["passage_id"]}, None)
-                   for q in ctx.cap(data.queries)]
-        pool = ctx.pool(docs)
-        try:
-            modes = evaluate_modes(pool, queries, "XQuAD-ru", ctx.progress)
-        finally:
-            pool.close()
-        return _result(modes, len(queries), by_lang={"ru": modes["hybrid"]})
+    def gold(self, query: dict) -> set[str]:
+        return {self.prefix + p for p in query["qrels_positive_ids"]}
+
+
+class XQuADRetrieval(ExternalRetrieval):
+    name, folder, prefix, lang, label = "retrieval_xquad", "xquad_ru", "xquad/", "ru", "XQuAD-ru"
+    load = staticmethod(datasets.load_xquad)
+
+    def gold(self, query: dict) -> set[str]:
+        return {self.prefix + query["passage_id"]}
 
 
 class FloresRetrieval(Task):
