@@ -253,8 +253,6 @@ class SearchIndex:
             marks = ",".join("?" for _ in ids)
             rows = self.store.query(f"SELECT id, embedding FROM chunks WHERE id IN ({marks})", ids)
         rows = [r for r in rows if r["embedding"] and len(r["embedding"]) == 4 * self.embedder.dim]
-        if len(rows) < (len(ids) if ids is not None else 0):
-            pass
         id_arr = np.asarray([r["id"] for r in rows], np.int64)
         vec = (np.frombuffer(b"".join(r["embedding"] for r in rows), "<f4").reshape(-1, self.embedder.dim)
                if rows else np.zeros((0, self.embedder.dim), np.float32))
