@@ -107,32 +107,39 @@ def _external_answers(ctx: EvalContext, name: str, lang: str, docs: list[PoolDoc
     return {"metrics": metrics, "n": len(rows), "by_lang": {lang: metrics}}
 
 
-class KazQADAnswers(Task):
-    name = "answers_kazqad"
+class ExternalAnswers(Task):
+    """Reading-comprehension items answered over their passage pool (bundled corpus mixed in)."""
+
     suite = "answers"
     primary = "contains_answer"
     needs_external = True
+    folder = prefix = lang = label = ""
+
+    def load(self, data_dir) -> tuple[list[dict], list[dict]]:
+        """(passages, question items with passage_id, passage and answers)"""
+        raise NotImplementedError
 
     def run(self, ctx: EvalContext) -> dict:
-        require_data(ctx, "kazqad_kk")
-        data = datasets.load_kazqad(ctx.data_dir)
-        rc = ctx.cap(datasets.load_kazqad_rc(ctx.data_dir))
-        docs = external_docs(data.corpus, "kazqad/", "kk")
-        return _external_answers(ctx, "KazQAD", "kk", docs, rc, lambda i: "kazqad/" + i["passage_id"])
+        require_data(ctx, self.folder)
+        corpus, items = self.load(ctx.data_dir)
+        docs = external_docs(corpus, self.prefix, self.lang)
+        return _external_answers(ctx, self.label, self.lang, docs, ctx.cap(items),
+                                 lambda i: self.prefix + i["passage_id"])
 
 
-class XQuADAnswers(Task):
-    name = "answers_xquad"
-    suite = "answers"
-    primary = "contains_answer"
-    needs_external = True
+class KazQADAnswers(ExternalAnswers):
+    name, folder, prefix, lang, label = "answers_kazqad", "kazqad_kk", "kazqad/", "kk", "KazQAD"
 
-    def run(self, ctx: EvalContext) -> dict:
-        require_data(ctx, "xquad_ru")
-        data = datasets.load_xquad(ctx.data_dir)
-        docs = external_docs(data.corpus, "xquad/", "ru")
-        return _external_answers(ctx, "XQuAD-ru", "ru", docs, ctx.cap(data.queries),
-                                 lambda i: "xquad/" + i["passage_id"])
+    def load(self, data_dir):
+        return datasets.load_kazqad(data_dir).corpus, datasets.load_kazqad_rc(data_dir)
+
+
+class XQuADAnswers(ExternalAnswers):
+    name, folder, prefix, lang, label = "answers_xquad", "xquad_ru", "xquad/", "ru", "XQuAD-ru"
+
+    def load(self, data_dir):
+        data = datasets.load_xquad(data_dir)
+        return data.corpus, data.queries
 
 
 ANSWER_TASKS = {t.name: t for t in (BundledAnswers, KazQADAnswers, XQuADAnswers)}
