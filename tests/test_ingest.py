@@ -16,7 +16,7 @@ import pytest
 from tutor.config import Settings
 from tutor.ingest import IngestError, Ingestor
 from tutor.retrieval.embedders import HashingEmbedder
-from tutor.retrieval.hybrid import FusionParams, Retriever
+from tutor.retrieval.hybrid import Filters, FusionParams, Retriever
 from tutor.retrieval.indexes import DenseIndex, SearchIndex
 from tutor.runtime import build_runtime
 from tutor.store import Store
@@ -514,3 +514,21 @@ def test_a_new_embedder_of_the_same_dimension_reembeds_every_chunk(small_runtime
     hits = Retriever(index).search("argon gas in the bulb", params=DENSE).hits
     assert hits[0].chunk.doc.doc_key == r.doc_key and hits[0].dense > 0.3
     store.close()
+
+
+def test_other_language_passages_are_ranked_by_meaning_not_shared_names(fake_runtime):
+    """A Kazakh question over Russian passages: the words the languages share are mostly
+    names and numbers, so with ``cross_lexical`` 0 the ranking is the dense one."""
+    from dataclasses import replace
+
+    rt = fake_runtime
+    query = "Абай Құнанбайұлы қай жылы дүниеге келді және қандай кітап жазды?"
+    russian = Filters(lang="ru")
+
+    def ranking(params):
+        return [h.chunk.id for h in rt.retriever.search(query, k=8, filters=russian, params=params).hits]
+
+    hybrid = FusionParams()
+    dense = ranking(replace(hybrid, mode="dense"))
+    assert ranking(replace(hybrid, cross_lexical=1.0)) != dense  # the lexical lists do move it
+    assert ranking(replace(hybrid, cross_lexical=0.0)) == dense
