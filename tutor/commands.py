@@ -53,7 +53,7 @@ def cmd_ask(settings: Settings, args) -> int:
 
 
 def cmd_models(settings: Settings, args) -> int:
-    from tutor.answer.admission import read_record
+    from tutor.answer.admission import admission_key, read_record
     from tutor.models import apply_offline, resolve_embedder, resolve_generator, verify_folder
 
     apply_offline(settings)
@@ -79,7 +79,7 @@ def cmd_models(settings: Settings, args) -> int:
             print(f"           checksums: {'ok' if problem is None else problem}")
             if problem:
                 return 2
-    record = read_record(settings.data_path, gen.spec) if gen.kind != "none" else None
+    record = read_record(settings.data_path, admission_key(gen, settings)) if gen.kind != "none" else None
     if args.admit and gen.kind != "none":
         record = _admit(settings)
     if gen.kind != "none":
@@ -113,7 +113,7 @@ def cmd_models(settings: Settings, args) -> int:
 
 
 def _admit(settings: Settings) -> dict:
-    from tutor.answer.admission import run_admission
+    from tutor.answer.admission import admission_key, run_admission
     from tutor.answer.extractive import ExtractiveComposer
     from tutor.answer.generative import GenerativeComposer
     from tutor.answer.generators import make_generator
@@ -123,11 +123,12 @@ def _admit(settings: Settings) -> dict:
 
     runtime = build_runtime(settings)
     extractive = ExtractiveComposer(runtime.embedder)
-    generator = make_generator(resolve_generator(settings), settings)
+    resolved = resolve_generator(settings)
+    generator = make_generator(resolved, settings)
     generative = GenerativeComposer(generator, extractive)
     print("running the admission check (20 questions, kk and ru)...", file=sys.stderr)
     return run_admission(generative, extractive, runtime.retriever, bundled_items(),
-                         settings.data_path, settings.generator)
+                         settings.data_path, admission_key(resolved, settings))
 
 
 def cmd_ingest(settings: Settings, args) -> int:

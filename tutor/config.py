@@ -82,6 +82,15 @@ class Settings:
     retention_days: int = _setting(
         180, "Days stored student questions are kept (0: keep none)."
     )
+    generator_precision: str = _setting(
+        "auto",
+        "Weights of an in-process generator: 'bfloat16' (half of float32's memory), "
+        "'float32', 'int8' (quantised at load: smallest and fastest on a CPU, but it "
+        "changes a small model's answers: admitted separately) or 'auto' (bfloat16 on CPUs "
+        "with bfloat16 arithmetic, float32 elsewhere, where it is faster). "
+        "See docs/performance.md.",
+        choices=("auto", "float32", "bfloat16", "int8"),
+    )
     threads: int = _setting(0, "CPU threads for the models (0: all cores).")
     log_level: str = _setting(
         "INFO", "Logging level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")

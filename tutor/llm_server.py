@@ -67,8 +67,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16", "int8"))
     args = parser.parse_args(argv)
-    generator = TransformersGenerator(args.model, threads=args.threads)
+    generator = TransformersGenerator(args.model, threads=args.threads, precision=args.precision)
     uvicorn.run(build_app(generator, args.model), host=args.host, port=args.port, log_level="warning")
 
 

@@ -18,6 +18,16 @@ def record_path(data_dir: Path, generator_spec: str) -> Path:
     return data_dir / "admission" / f"{slug}.json"
 
 
+def admission_key(resolved, settings) -> str:
+    """What an admission record is kept under: the generator, and for an in-process one
+    its precision too, since int8 weights are not the model that passed in bfloat16."""
+    if resolved.kind != "transformers":
+        return resolved.spec
+    from tutor.answer.fastgen import pick_precision
+
+    return f"{resolved.spec} [{pick_precision(settings.generator_precision)}]"
+
+
 def read_record(data_dir: Path, generator_spec: str) -> dict | None:
     try:
         return json.loads(record_path(data_dir, generator_spec).read_text())

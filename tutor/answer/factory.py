@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tutor.answer.admission import read_record
+from tutor.answer.admission import admission_key, read_record
 from tutor.answer.extractive import ExtractiveComposer
 from tutor.models import ModelError, resolve_generator
 
@@ -25,7 +25,7 @@ def choose_composer(settings, embedder, load_generator=None) -> ComposerChoice:
 
     extractive = ExtractiveComposer(embedder)
     resolved = resolve_generator(settings, provision=settings.composer != "extractive")
-    record = read_record(settings.data_path, resolved.spec) if resolved.kind != "none" else None
+    record = read_record(settings.data_path, admission_key(resolved, settings)) if resolved.kind != "none" else None
     if settings.composer == "extractive":
         return ComposerChoice(extractive, "extractive", "set by the composer setting",
                               resolved.spec, record)

@@ -43,17 +43,26 @@ def plain_prompt(messages: list[dict]) -> str:
 
 
 class TransformersGenerator(Generator):
-    def __init__(self, path: str, threads: int = 0, dtype: str = "bfloat16"):
+    """Any causal LM in-process. ``precision`` is a ``generator_precision`` value
+    (``auto``: bfloat16; int8 quantises the weights at load); the KV cache of the system
+    part of the prompt is computed once and reused (``reuse_prefix``)."""
+
+    def __init__(self, path: str, threads: int = 0, precision: str = "auto",
+                 reuse_prefix: bool = True):
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoTokenizer
+
+        from tutor.answer.fastgen import PrefixCache, load_causal_lm, pick_precision
 
         if threads:
             torch.set_num_threads(threads)
         self.name = path
+        self.precision = pick_precision(precision)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
-        self.model.eval()
+        self.model = load_causal_lm(path, self.precision)
         self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
+        self.reuse_prefix = reuse_prefix
+        self.prefix_cache = PrefixCache(self.model)
         self._lock = threading.Lock()  # one generation at a time on a laptop CPU
 
     def _inputs(self, messages: list[dict]):
@@ -61,6 +70,19 @@ class TransformersGenerator(Generator):
             return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
                                                       return_tensors="pt", return_dict=True)
         return self.tokenizer(plain_prompt(messages), return_tensors="pt")
+
+    def _start_cache(self, messages: list[dict], input_ids: list[int]):
+        """A copy of the KV cache of the prompt's system part, computed on first use."""
+        from tutor.answer.fastgen import shared_prefix
+
+        cache = self.prefix_cache.start(input_ids)
+        if cache is None and messages and messages[0]["role"] == "system":
+            system_ids = self._inputs(messages[:1])["input_ids"][0].tolist()
+            prefix = shared_prefix(input_ids, system_ids)
+            if len(prefix) >= 8:  # shorter is not worth a cache
+                self.prefix_cache.add(prefix)
+                cache = self.prefix_cache.start(input_ids)
+        return cache
 
     def stream(self, messages: list[dict], max_new_tokens: int = 256) -> Iterator[str]:
         from transformers import TextIteratorStreamer
@@ -73,6 +95,8 @@ class TransformersGenerator(Generator):
 
         def run():
             try:
+                if self.reuse_prefix and not self.model.generation_config.cache_implementation:
+                    kwargs["cache"] = self._start_cache(messages, inputs["input_ids"][0].tolist())
                 self.model.generate(**kwargs)
             except BaseException as exc:  # noqa: BLE001 - reported to the caller below
                 errors.append(exc)
@@ -147,4 +171,5 @@ def make_generator(resolved, settings) -> Generator | None:
     if resolved.kind == "openai":
         return OpenAIGenerator(resolved.location, settings.openai_model, settings.openai_api_key,
                                settings.generator_timeout)
-    return TransformersGenerator(resolved.location, threads=settings.threads)
+    return TransformersGenerator(resolved.location, threads=settings.threads,
+                                 precision=settings.generator_precision)

@@ -1,0 +1,148 @@
+"""The in-process generator's speed-ups (tutor/answer/fastgen.py): the precision
+setting, int8 quantisation and the prompt cache of the system part. A tiny random
+Gemma-3 (built here, with the provisioned Gemma tokenizer) keeps these fast; the real
+Gemma runs in the integration layer. No timed assertions."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from conftest import model_cache
+
+from tutor.answer import fastgen
+from tutor.answer.generators import TransformersGenerator, make_generator
+from tutor.config import SettingError, Settings
+
+GEMMA = model_cache() / "gemma-3-270m"
+has_gemma = pytest.mark.skipif(not (GEMMA / "tokenizer.json").exists(),
+                               reason="Gemma not provisioned (tutor models)")
+MESSAGES = [{"role": "system", "content": "You are Ustaz, a patient tutor. Answer only from the passages. "
+                                          "Cite every sentence as [n]."},
+            {"role": "user", "content": "Passages:\n\n[1] Photosynthesis makes sugar from light.\n\n"
+                                        "Question: What does photosynthesis make?"}]
+
+
+def test_precision_setting_choices_match_the_loader():
+    field = next(f for f in Settings.fields() if f.name == "generator_precision")
+    assert field.metadata["choices"] == fastgen.PRECISIONS
+    assert Settings.load(env={}).generator_precision == "auto"
+    assert Settings.load(env={"TUTOR_GENERATOR_PRECISION": "bfloat16"}).generator_precision == "bfloat16"
+    with pytest.raises(SettingError) as info:
+        Settings.load(env={"TUTOR_GENERATOR_PRECISION": "int4"})
+    assert info.value.setting == "generator_precision"
+
+
+def test_auto_follows_the_cpu_and_int8_needs_int8_kernels(monkeypatch):
+    monkeypatch.setattr(fastgen, "int8_supported", lambda: True)
+    monkeypatch.setattr(fastgen, "native_bfloat16", lambda: True)
+    assert fastgen.pick_precision("auto") == "bfloat16"  # int8 changes answers: only on request
+    monkeypatch.setattr(fastgen, "native_bfloat16", lambda: False)
+    assert fastgen.pick_precision("auto") == "float32"
+    assert fastgen.pick_precision("int8") == "int8"
+    monkeypatch.setattr(fastgen, "int8_supported", lambda: False)
+    with pytest.raises(ValueError):
+        fastgen.pick_precision("int8")
+    with pytest.raises(ValueError):
+        fastgen.pick_precision("int4")
+
+
+def test_int8_rows_round_trip_and_shared_prefix():
+    import torch
+
+    weight = torch.randn(1000, 64)
+    q, scale = fastgen.int8_rows(lambda a, b: weight[a:b], 1000, chunk=300)
+    assert q.dtype == torch.int8 and scale.shape == (1000, 1)
+    error = (q.float() * scale - weight).abs().max(dim=1).values
+    assert bool((error <= scale.view(-1) / 2 + 1e-6).all())  # at most half a step per row
+    assert fastgen.shared_prefix([1, 2, 3, 4, 5], [1, 2, 3, 9]) == [1, 2]
+    assert fastgen.shared_prefix([7, 8], [1, 2]) == []
+
+
+@pytest.fixture(scope="module")
+def tiny_gemma(tmp_path_factory):
+    """A 2-layer random Gemma-3 with the real tokenizer (262k vocabulary, tied output)."""
+    import torch
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    folder = tmp_path_factory.mktemp("tiny-gemma")
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(GEMMA / name, folder / name)
+    torch.manual_seed(0)
+    config = Gemma3TextConfig(vocab_size=262144, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=2, num_key_value_heads=1, head_dim=16,
+                              sliding_window=16, tie_word_embeddings=True)
+    Gemma3ForCausalLM(config).save_pretrained(folder)
+    return str(folder)
+
+
+@has_gemma
+def test_int8_generator_quantises_every_layer_and_writes_text(tiny_gemma):
+    import torch
+
+    gen32 = TransformersGenerator(tiny_gemma, precision="float32")
+    gen8 = TransformersGenerator(tiny_gemma, precision="int8")
+    assert gen8.precision == "int8"
+    assert isinstance(gen8.model.get_input_embeddings(), fastgen.Int8Embedding)
+    assert not any(isinstance(m, torch.nn.Linear) for m in gen8.model.modules())
+    # the tied table is stored twice in int8 (lookup rows, packed output layer): still smaller
+    assert fastgen.weight_bytes_in_memory(gen8.model) < 0.7 * fastgen.weight_bytes_in_memory(gen32.model)
+    text = gen8.generate(MESSAGES, max_new_tokens=6)
+    assert text.strip()
+    # int8 changes the numbers a little, not the model: the logits stay close to float32
+    ids = gen8._inputs(MESSAGES)["input_ids"]
+    with torch.no_grad():
+        a, b = gen32.model(input_ids=ids).logits[0, -1], gen8.model(input_ids=ids).logits[0, -1]
+    assert float(torch.nn.functional.cosine_similarity(a, b, dim=0)) > 0.98
+
+
+@has_gemma
+def test_prompt_cache_of_the_system_part_changes_nothing_in_the_answer(tiny_gemma):
+    gen = TransformersGenerator(tiny_gemma, precision="float32")
+    gen.reuse_prefix = False
+    plain = gen.generate(MESSAGES, max_new_tokens=8)
+    gen.reuse_prefix = True
+    first, again = gen.generate(MESSAGES, max_new_tokens=8), gen.generate(MESSAGES, max_new_tokens=8)
+    assert plain == first == again
+    assert len(gen.prefix_cache._caches) == 1
+    other = [MESSAGES[0], {"role": "user", "content": "Question: What is light?"}]
+    ids = gen._inputs(other)["input_ids"][0].tolist()
+    assert gen.prefix_cache.start(ids) is not None  # the same system part is reused
+
+
+def test_make_generator_passes_the_precision_setting(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    seen = {}
+
+    class Fake:
+        def __init__(self, path, threads=0, precision="auto"):
+            seen.update(path=path, threads=threads, precision=precision)
+
+    monkeypatch.setattr("tutor.answer.generators.TransformersGenerator", Fake)
+    settings = Settings.load(env={}, data_dir=str(tmp_path), generator_precision="float32", threads=1)
+    make_generator(SimpleNamespace(kind="transformers", location="/m"), settings)
+    assert seen == {"path": "/m", "threads": 1, "precision": "float32"}
+
+
+@pytest.mark.integration
+@has_gemma
+def test_real_gemma_int8_answers_and_stays_small():
+    gen = TransformersGenerator(str(GEMMA), threads=2, precision="int8")
+    assert fastgen.weight_bytes_in_memory(gen.model) < 600e6  # float32: 1 072 MB
+    text = gen.generate(MESSAGES, max_new_tokens=12)
+    assert len(text.split()) >= 3, text
+
+
+def test_admission_is_kept_per_precision(tmp_path):
+    """A generator admitted in bfloat16 is not thereby admitted in int8."""
+    from types import SimpleNamespace
+
+    from tutor.answer.admission import admission_key
+
+    resolved = SimpleNamespace(kind="transformers", spec="builtin:gemma-3-270m")
+    keys = {p: admission_key(resolved, Settings.load(env={}, generator_precision=p))
+            for p in ("bfloat16", "int8", "float32")}
+    assert len(set(keys.values())) == 3 and keys["int8"] == "builtin:gemma-3-270m [int8]"
+    server = SimpleNamespace(kind="openai", spec="openai:http://x/v1")
+    assert admission_key(server, Settings.load(env={})) == "openai:http://x/v1"

@@ -1,0 +1,257 @@
+"""Loading the in-process generator small and fast on a laptop CPU.
+
+Measured on Gemma-3-270M (``tutor bench generation``, docs/performance.md): decoding a
+token reads every weight once, so speed follows the bytes of weights. int8 dynamic
+quantisation of the Linear layers (the tied 262k x 640 output layer included) reads a
+quarter of float32, but changes the model's answers too much to be the default (see
+``pick_precision``). bfloat16 halves memory and is converted from the float32 checkpoint
+a block at a time, so that loading never holds both copies of the 670 MB table.
+
+The fixed system part of the prompt is run through the model once; every answer starts
+from a copy of its KV cache (``PrefixCache``).
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import logging
+import threading
+import warnings
+
+import torch
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("auto", "float32", "bfloat16", "int8")  # the generator_precision setting
+
+
+def int8_supported() -> bool:
+    engines = torch.backends.quantized.supported_engines
+    return any(e in engines for e in ("x86", "fbgemm", "qnnpack"))
+
+
+def native_bfloat16() -> bool:
+    """Whether the CPU computes in bfloat16 itself (AVX512-BF16, AMX); elsewhere torch
+    converts every block to float32 and bfloat16 is slower than float32."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def pick_precision(precision: str) -> str:
+    """``auto`` is bfloat16 on CPUs with bfloat16 arithmetic, float32 elsewhere (on an
+    AVX2 laptop float32 decodes faster and answers sooner; bfloat16 saves 536 MB of
+    memory, on request). int8 is faster and smaller but only on request: on
+    Gemma-3-270M, with torch's dynamic int8 (activations quantised to 7 bits on x86),
+    the next token agrees with float32 at 43 % of positions against 97 % for bfloat16
+    (docs/performance.md); that is a different model, not a faster one."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    if precision == "int8" and not int8_supported():
+        raise ValueError("this torch has no int8 kernels for this CPU")
+    if precision == "auto":
+        return "bfloat16" if native_bfloat16() else "float32"
+    return precision
+
+
+def load_causal_lm(path: str, precision: str):
+    """The model at ``path`` in ``precision`` (not ``auto``), in eval mode."""
+    from transformers import AutoModelForCausalLM
+
+    # int8 is quantised from float32: quantize_dynamic only takes float weights, and
+    # from float32 (the provisioned checkpoint) nothing is rounded twice.
+    # Loaded as float32, which maps the checkpoint file instead of reading it; then
+    # converted. Loading straight in bfloat16 reads the whole file in and peaks at 2 GB.
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    model.eval()
+    if precision == "bfloat16":
+        to_bfloat16(model, path)
+    if precision == "int8":
+        embedding = model.get_input_embeddings()
+        shape = tuple(getattr(embedding, "weight", torch.empty(0)).shape)
+        del embedding
+        quantize_int8(model, checkpoint_rows(path, shape) if len(shape) == 2 else None)
+    return model
+
+
+def to_bfloat16(model, path: str) -> None:
+    """In place, the embedding table (tied output layer included) from row blocks of
+    the checkpoint, then the rest, which is small."""
+    embedding, output = model.get_input_embeddings(), model.get_output_embeddings()
+    weight = getattr(embedding, "weight", None)
+    rows = checkpoint_rows(path, tuple(weight.shape)) if weight is not None and weight.dim() == 2 else None
+    if rows is not None:
+        table = torch.empty(weight.shape, dtype=torch.bfloat16)
+        for start in range(0, weight.shape[0], 16384):
+            stop = min(weight.shape[0], start + 16384)
+            table[start:stop] = rows(start, stop).to(torch.bfloat16)
+        tied = output is not None and output.weight.data_ptr() == weight.data_ptr()
+        embedding.weight = torch.nn.Parameter(table, requires_grad=False)
+        if tied:
+            output.weight = embedding.weight
+    del weight, embedding, output
+    # parameters only: buffers (rotary frequencies, Gemma's embedding scale) stay float32,
+    # as from_pretrained(dtype=bfloat16) keeps them; rounded, they change the answers
+    for param in model.parameters():
+        if param.dtype == torch.float32:
+            param.data = param.data.to(torch.bfloat16)
+    gc.collect()
+
+
+def int8_rows(rows, n_rows: int, chunk: int = 16384) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int8 with one float scale per row of the table ``rows(start, stop)``
+    returns, a block of rows at a time so that a 262k-row table never needs a second
+    float copy of itself."""
+    q = scale = None
+    for start in range(0, n_rows, chunk):
+        block = rows(start, min(n_rows, start + chunk)).detach().float()
+        if q is None:
+            q = torch.empty((n_rows, block.shape[1]), dtype=torch.int8)
+            scale = torch.empty(n_rows, 1)
+        s = (block.abs().amax(dim=1, keepdim=True) / 127).clamp(min=1e-12)
+        q[start:start + len(block)] = torch.round(block / s).to(torch.int8)
+        scale[start:start + len(block)] = s
+    return q, scale
+
+
+def checkpoint_rows(folder: str, shape: tuple[int, ...]):
+    """Row blocks of the embedding table read straight from the checkpoint file, or
+    ``None``. The model's own copy is a memory map of the same file: reading it through
+    the model would make all 670 MB of it resident until the map is dropped, while each
+    block read here is mapped and let go on its own."""
+    from pathlib import Path
+
+    from safetensors import safe_open
+
+    for file in sorted(Path(folder).glob("*.safetensors")):
+        with safe_open(str(file), framework="pt") as handle:
+            for key in handle.keys():
+                if "embed_tokens" in key and tuple(handle.get_slice(key).get_shape()) == tuple(shape):
+                    def rows(start: int, stop: int, file=str(file), key=key) -> torch.Tensor:
+                        with safe_open(file, framework="pt") as h:
+                            return h.get_slice(key)[start:stop]
+                    return rows
+    return None
+
+
+class Int8Embedding(torch.nn.Module):
+    """An embedding table stored as int8 rows with one float scale per row; a lookup
+    dequantises only the rows it reads. Keeps a Gemma-style ``embed_scale``."""
+
+    def __init__(self, qweight: torch.Tensor, scale: torch.Tensor,
+                 embed_scale: torch.Tensor | None = None, padding_idx: int | None = None):
+        super().__init__()
+        self.register_buffer("qweight", qweight)
+        self.register_buffer("scale", scale)
+        self.register_buffer("embed_scale", None if embed_scale is None else embed_scale.float().clone())
+        self.num_embeddings, self.embedding_dim = qweight.shape
+        self.padding_idx = padding_idx
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        out = self.qweight[input_ids].float() * self.scale[input_ids]
+        return out * self.embed_scale if self.embed_scale is not None else out
+
+
+def int8_linear(qweight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None):
+    """A dynamic int8 Linear layer from int8 rows and their scales (the same numbers as
+    the embedding table's when the two are tied)."""
+    from torch.ao.nn.quantized.dynamic import Linear
+
+    out_features, in_features = qweight.shape
+    with warnings.catch_warnings():  # deprecated, still the only int8 matmul in torch itself
+        warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*")
+        weight = torch._make_per_channel_quantized_tensor(
+            qweight, scale.view(-1).double(), torch.zeros(out_features, dtype=torch.long), 0)
+    # Built 1 x 1 and then given the weight: built at full size, it would first pack a
+    # 262k x 640 placeholder of its own.
+    layer = Linear(1, 1, bias_=bias is not None, dtype=torch.qint8)
+    layer.set_weight_bias(weight, None if bias is None else bias.detach().float().clone())
+    layer.in_features, layer.out_features = in_features, out_features
+    return layer
+
+
+def quantize_int8(model, rows=None) -> None:
+    """In place: the embedding table to int8 rows (and the output layer tied to it from
+    the same rows), every other Linear layer to dynamic int8 with one scale per output
+    channel (per-tensor scales lose more accuracy), then the last float tensors copied
+    out of the checkpoint's memory map so that the mapped file can be let go.
+    ``rows(start, stop)`` reads the embedding table (default: from the model)."""
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    embedding, output = model.get_input_embeddings(), model.get_output_embeddings()
+    if isinstance(embedding, torch.nn.Embedding):
+        tied = output is not None and output.weight.data_ptr() == embedding.weight.data_ptr()
+        weight = embedding.weight
+        qweight, scale = int8_rows(rows or (lambda a, b: weight[a:b]), weight.shape[0])
+        del weight
+        model.set_input_embeddings(Int8Embedding(qweight, scale, getattr(embedding, "embed_scale", None),
+                                                 embedding.padding_idx))
+        if tied:
+            model.set_output_embeddings(int8_linear(qweight, scale, output.bias))
+        del embedding, output
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*")
+        quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8,
+                         inplace=True)
+    for module in model.modules():
+        for name, param in module.named_parameters(recurse=False):
+            param.data = param.data.clone()
+        for name, buf in module.named_buffers(recurse=False):
+            module._buffers[name] = buf.clone()
+    gc.collect()
+
+
+def weight_bytes_in_memory(model) -> int:
+    """Bytes the model's weights take now, quantised layers included."""
+    total = sum(t.numel() * t.element_size() for t in model.parameters())
+    total += sum(t.numel() * t.element_size() for t in model.buffers())
+    for module in model.modules():
+        if isinstance(module, torch.ao.nn.quantized.dynamic.Linear):
+            weight = module.weight()
+            total += weight.numel() * weight.element_size()
+            if weight.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric):
+                total += weight.q_per_channel_scales().numel() * 8
+            bias = module.bias()
+            total += bias.numel() * bias.element_size() if bias is not None else 0
+    return total
+
+
+class PrefixCache:
+    """KV caches of fixed prompt prefixes (the system part: one per answer language),
+    computed once. ``start(input_ids)`` returns a private copy of the cache of the
+    longest known prefix of ``input_ids``, or ``None``."""
+
+    def __init__(self, model, limit: int = 4):
+        self.model = model
+        self.limit = limit
+        self._caches: dict[tuple[int, ...], object] = {}
+        self._lock = threading.Lock()
+
+    def add(self, prefix_ids: list[int]) -> None:
+        key = tuple(prefix_ids)
+        if not key or key in self._caches:
+            return
+        with torch.no_grad():
+            out = self.model(input_ids=torch.tensor([prefix_ids]), use_cache=True)
+        cache = getattr(out, "cache", None) or out.past_key_values
+        with self._lock:
+            if len(self._caches) >= self.limit:
+                self._caches.pop(next(iter(self._caches)))
+            self._caches[key] = cache
+
+    def start(self, input_ids: list[int]):
+        with self._lock:
+            best = max((k for k in self._caches if len(k) < len(input_ids)
+                        and tuple(input_ids[:len(k)]) == k), key=len, default=None)
+            return None if best is None else copy.deepcopy(self._caches[best])
+
+
+def shared_prefix(full_ids: list[int], part_ids: list[int]) -> list[int]:
+    """The tokens ``full_ids`` and ``part_ids`` share at the start, less the last one:
+    the last shared token may merge differently with what follows it."""
+    n = 0
+    while n < min(len(full_ids), len(part_ids)) and full_ids[n] == part_ids[n]:
+        n += 1
+    return list(full_ids[:max(0, n - 1)])
