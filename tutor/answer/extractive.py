@@ -6,11 +6,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from tutor.answer.answer_types import has_answer_type, question_type
 from tutor.answer.types import Answer, Citation
 from tutor.i18n import t
 from tutor.ingest.chunking import split_sentences
 from tutor.retrieval.hybrid import Hit
 from tutor.retrieval.textnorm import tokenize
+
+OVERLAP_WEIGHT = 0.15
+# A sentence holding the kind of answer asked for (a year for "қашан", a number for
+# "сколько", a name for "кім") that the question does not already contain. Measured on
+# the gold passages of the typed questions: KazQAD beyond the first 100 0.787 -> 0.806,
+# XQuAD-ru first 100 0.95 -> 0.96 (held-out XQuAD-ru 0.917 -> 0.910, within noise).
+TYPE_BONUS = 0.06
 
 
 def sentence_candidates(hits: list[Hit], per_hit: int = 12) -> list[tuple[int, str]]:
@@ -23,13 +31,16 @@ def sentence_candidates(hits: list[Hit], per_hit: int = 12) -> list[tuple[int, s
 
 def score_sentences(question: str, candidates: list[tuple[int, str]], hits: list[Hit],
                     embedder) -> np.ndarray:
-    """Cosine to the question (e5 query vs passage), plus stem overlap, plus a little of
-    the passage's own retrieval rank."""
+    """Cosine to the question (e5 query vs passage), plus stem overlap, plus a bonus for
+    holding the answer type the question asks for, plus a little of the passage's own
+    retrieval rank."""
     if not candidates:
         return np.zeros(0)
     q_tokens = set(tokenize(question))
     overlap = np.array([
         len(q_tokens & set(tokenize(s))) / (len(q_tokens) or 1) for _, s in candidates])
+    kind = question_type(question)
+    typed = np.array([float(has_answer_type(kind, s, question)) for _, s in candidates])
     if embedder is not None:
         qv = embedder.encode_queries([question])[0]
         sv = embedder.encode_passages([s for _, s in candidates])
@@ -37,7 +48,7 @@ def score_sentences(question: str, candidates: list[tuple[int, str]], hits: list
     else:
         cos = np.zeros(len(candidates))
     rank_bonus = np.array([0.02 * (len(hits) - i) / max(len(hits), 1) for i, _ in candidates])
-    return cos + 0.15 * overlap + rank_bonus
+    return cos + OVERLAP_WEIGHT * overlap + TYPE_BONUS * typed + rank_bonus
 
 class ExtractiveComposer:
     name = "extractive"

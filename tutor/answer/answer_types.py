@@ -1,0 +1,74 @@
+"""Question-type cues for the extractive composer: what kind of answer a question asks
+for (a date, a number, a person, a place) and whether a sentence holds one that the
+question does not already contain."""
+
+from __future__ import annotations
+
+import re
+
+from tutor.retrieval.textnorm import tokenize
+
+# Each pattern is matched against the lowercased question. Kazakh interrogatives come
+# first: the UNT questions are written with them (қашан, қай жылы, нешінші жылы; қанша,
+# неше; кім, кімнің; қайда, қай жерде).
+_QUESTION_TYPES: list[tuple[str, re.Pattern]] = [
+    ("when", re.compile(
+        r"\bқашан\b|\bқай\s+(?:жыл|ғасыр|кез|уақыт|мезгіл|күн)\w*|\bнешінші\s+(?:жыл|ғасыр)\w*"
+        r"|\bкогда\b|\bв\s+как(?:ом|ие|ой)\s+(?:году|годы|веке|период|эпоху)"
+        r"|\bкакого\s+(?:года|числа|века)|\bwhen\b|\b(?:what|which)\s+(?:year|century)\b")),
+    ("count", re.compile(
+        r"\bқанша\b|\bнеше\w{0,3}\b|\bсколько\b|\bhow\s+(?:many|much)\b")),
+    ("who", re.compile(
+        r"\bкім\w{0,5}\b|\b(?:кто|кого|кому|кем|чей|чья|чьё|чье|чьи)\b|\bwho(?:m|se)?\b")),
+    ("where", re.compile(
+        r"\bқайда\w*|\bқай\s+жер\w*|\bқай\s+(?:қала|өлке|облыс|өзен|көл|тау|аймақ|мемлекет)\w*"
+        r"|\b(?:где|куда|откуда)\b|\bв\s+как(?:ом|ой)\s+(?:городе|стране|месте|регионе|области)"
+        r"|\bwhere\b")),
+]
+
+_YEAR = re.compile(r"\b(?:1\d{3}|20\d{2})\b|\b[IVXLC]+\s*(?:ғ\b|ғасыр|в\b|в\.|век|century)")
+_MONTH = re.compile(
+    r"\b(?:қаңтар|ақпан|наурыз|сәуір|мамыр|маусым|шілде|тамыз|қыркүйек|қазан|қараша|желтоқсан"
+    r"|январ|феврал|март|апрел|ма[йя]|июн|июл|август|сентябр|октябр|ноябр|декабр"
+    r"|january|february|march|april|may|june|july|august|september|october|november|december)\w*",
+    re.IGNORECASE)
+_NUMBER_WORD = re.compile(
+    r"\b(?:екі|үш|төрт|бес|алты|жеті|сегіз|тоғыз|жиырма|отыз|қырық|елу|алпыс|жетпіс|сексен"
+    r"|тоқсан|мың|миллион|миллиард"
+    r"|два|две|двух|двум|двумя|три|трёх|трех|тремя|четыре|четырёх|четырех|четырьмя|пять|пяти"
+    r"|шесть|шести|семь|семи|восемь|восьми|девять|девяти|десять|десяти|сотни|тысяч\w*"
+    r"|миллион\w*|миллиард\w*|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand"
+    r"|million)\b", re.IGNORECASE)
+_DIGITS = re.compile(r"\d+")
+# a capitalised word inside the sentence: after a word or a comma, not after a quote or
+# a full stop, where any word is capitalised
+_NAME = re.compile(r"(?<=[\w,] )[A-ZА-ЯЁӘҒҚҢӨҰҮҺІ][^\W\d_]+")
+
+
+def question_type(question: str) -> str | None:
+    """'when', 'count', 'who', 'where' or None for the kind of answer asked for."""
+    q = question.lower().replace("ё", "е")
+    for kind, pattern in _QUESTION_TYPES:
+        if pattern.search(q):
+            return kind
+    return None
+
+
+def _new(found: list[str], question: str) -> bool:
+    """Whether any of ``found`` is not already in the question (compared as stems)."""
+    q_stems = set(tokenize(question, stopwords=False))
+    return any(not (set(tokenize(f, stopwords=False)) <= q_stems) for f in found)
+
+
+def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
+    """Whether ``sentence`` holds an answer of ``kind`` the question does not contain."""
+    if kind == "when":
+        found = [m.group(0) for m in _YEAR.finditer(sentence)]
+        found += [m.group(0) for m in _MONTH.finditer(sentence)]
+    elif kind == "count":
+        found = _DIGITS.findall(sentence) + [m.group(0) for m in _NUMBER_WORD.finditer(sentence)]
+    elif kind in ("who", "where"):
+        found = _NAME.findall(sentence)
+    else:
+        return False
+    return bool(found) and _new(found, question)
