@@ -151,7 +151,8 @@ def test_interface_switches_to_russian(open_page):
     page = open_page(DESKTOP)
     page.get_by_label("русский").check()
     page.get_by_label(t("ru", "question")).wait_for()
-    assert page.get_by_role("tab", name=t("ru", "tab_teacher")).is_visible()
+    # the tabs are relabelled by a later event than the question box: wait, do not peek
+    page.get_by_role("tab", name=t("ru", "tab_teacher")).wait_for(state="visible")
     ask_in_browser(page, "Что такое фотосинтез?", lang="ru")
     label = page.locator(".ustaz-label").last
     assert t("ru", "ai_generated") in label.inner_text()

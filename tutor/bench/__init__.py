@@ -31,11 +31,12 @@ def bench_settings(settings: Settings, folder: Path) -> Settings:
     return settings.replace(data_dir=str(folder / "data"), model_cache=str(settings.model_path))
 
 
-def run_one(name: str, settings: Settings, quick: bool = False) -> Report:
+def run_one(name: str, settings: Settings, quick: bool = False, max_chunks: int | None = None) -> Report:
     module = importlib.import_module(BENCHES[name])
+    extra = {"max_chunks": max_chunks} if max_chunks and name == "retrieval" else {}
     started, cpu = time.perf_counter(), os.times()
     with tempfile.TemporaryDirectory(prefix=f"ustaz-bench-{name}-") as tmp:
-        report = module.run(bench_settings(settings, Path(tmp)), Path(tmp), quick=quick)
+        report = module.run(bench_settings(settings, Path(tmp)), Path(tmp), quick=quick, **extra)
     wall = time.perf_counter() - started
     used = sum(os.times()[:4]) - sum(cpu[:4])
     # Other programs on the machine slow every figure down; these two numbers show it.
@@ -46,7 +47,7 @@ def run_one(name: str, settings: Settings, quick: bool = False) -> Report:
 
 
 def run_bench(settings: Settings, args) -> int:
-    report = run_one(args.what, settings, quick=args.quick)
+    report = run_one(args.what, settings, quick=args.quick, max_chunks=getattr(args, "max_chunks", None))
     md_path, json_path = write_report(report, Path(args.out))
     print(report.markdown())
     print(f"\nwritten: {md_path} and {json_path}")

@@ -307,7 +307,7 @@ def build_throughput(settings, embedder, paths: list[Path], folder: Path, repeat
 
 
 # ----------------------------------------------------------------------- run
-def run(settings, folder: Path, quick: bool = False) -> Report:
+def run(settings, folder: Path, quick: bool = False, max_chunks: int | None = None) -> Report:
     import faiss
     import torch
 
@@ -325,6 +325,9 @@ def run(settings, folder: Path, quick: bool = False) -> Report:
         sizes = [1_000, 10_000, 100_000, 1_000_000]
         sweep = [2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 300_000, 1_000_000]
         n_real, n_queries, sample_docs = 1_200, 100, 8
+    if max_chunks:
+        sizes = [n for n in sizes if n <= max_chunks] or sizes[:1]
+        sweep = [n for n in sweep if n <= max_chunks] or sweep[:1]
     embedder = load_embedder(settings)
     docs = corpus_docs(settings.corpus_dir)
     corpus = SyntheticCorpus(docs, embedder, n_real)
