@@ -177,8 +177,8 @@ def evidence_features(query: str, hits: list[Hit], lexical) -> dict[str, float]:
         return {"dense": dense, "coverage": 0.0, "lexical": 0.0}
     weights = {t: lexical.idf(t) for t in q}
     total = sum(weights.values()) or 1.0
-    coverage = max(sum(w for t, w in weights.items() if t in set(tokenize(h.chunk.search_text)))
-                   for h in top) / total
+    passages = [set(tokenize(h.chunk.search_text)) for h in top]  # once per passage, not per word
+    coverage = max(sum(w for t, w in weights.items() if t in words) for words in passages) / total
     best_lexical = max((h.lexical or 0.0) for h in top)
     return {"dense": dense, "coverage": coverage, "lexical": best_lexical / len(q)}
 
