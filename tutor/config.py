@@ -25,6 +25,9 @@ def default_data_dir() -> str:
     return str(Path(base) / "ustaz")
 
 
+GENERATOR_PRECISIONS = ("auto", "float32", "bfloat16", "int8")
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: str = _setting(
@@ -89,7 +92,7 @@ class Settings:
         "changes a small model's answers: admitted separately) or 'auto' (bfloat16 on CPUs "
         "with bfloat16 arithmetic, float32 elsewhere, where it is faster). "
         "See docs/performance.md.",
-        choices=("auto", "float32", "bfloat16", "int8"),
+        choices=GENERATOR_PRECISIONS,
     )
     threads: int = _setting(0, "CPU threads for the models (0: all cores).")
     log_level: str = _setting(

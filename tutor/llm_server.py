@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
+from tutor.config import GENERATOR_PRECISIONS
+
 
 def build_app(generator, model_name: str) -> Starlette:
     async def models(_: Request):
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16", "int8"))
+    parser.add_argument("--precision", default="auto", choices=GENERATOR_PRECISIONS)
     args = parser.parse_args(argv)
     generator = TransformersGenerator(args.model, threads=args.threads, precision=args.precision)
     uvicorn.run(build_app(generator, args.model), host=args.host, port=args.port, log_level="warning")

@@ -21,9 +21,11 @@ import warnings
 
 import torch
 
+from tutor.config import GENERATOR_PRECISIONS
+
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("auto", "float32", "bfloat16", "int8")  # the generator_precision setting
+PRECISIONS = GENERATOR_PRECISIONS  # the generator_precision setting
 
 
 def int8_supported() -> bool:

@@ -44,7 +44,7 @@ def plain_prompt(messages: list[dict]) -> str:
 
 class TransformersGenerator(Generator):
     """Any causal LM in-process. ``precision`` is a ``generator_precision`` value
-    (``auto``: bfloat16; int8 quantises the weights at load); the KV cache of the system
+    (``auto``: see ``fastgen.pick_precision``; int8 quantises the weights at load); the KV cache of the system
     part of the prompt is computed once and reused (``reuse_prefix``)."""
 
     def __init__(self, path: str, threads: int = 0, precision: str = "auto",
