@@ -82,3 +82,39 @@ def test_report_files_have_the_declared_shape(tmp_path):
     assert data["tasks"]["t"]["primary"] == "mrr@10" and data["tasks"]["t"]["n"] == 3
     assert "<svg" in (tmp_path / "report.html").read_text()
     assert "| t | mrr@10 | 0.500 |" in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="no shared evaluation data beside the repo")
+def test_generative_column_beside_the_extractive_one(tmp_path):
+    import re
+
+    from tutor.answer.generators import Generator, GeneratorError
+
+    class QuotingGenerator(Generator):
+        """Writes the first sentence of passage [1] and cites it: passes the checks."""
+
+        def stream(self, messages, max_new_tokens=256):
+            passage = re.search(r'\[1\][^\n]*\n"""\n(.+?)(?<=[.!?])\s', messages[1]["content"], re.S)
+            yield passage.group(1) + " [1]"
+
+    class DownGenerator(Generator):
+        def stream(self, messages, max_new_tokens=256):
+            raise GeneratorError("server down")
+            yield  # pragma: no cover
+
+    copy = tmp_path / "evaldata"
+    shutil.copytree(DATA / "xquad_ru", copy / "xquad_ru")
+    qa = copy / "xquad_ru" / "qa.jsonl"
+    qa.write_text("\n".join(qa.read_text(encoding="utf-8").splitlines()[:8]) + "\n", encoding="utf-8")
+    results = {}
+    for name, generator in (("quoting", QuotingGenerator()), ("down", DownGenerator())):
+        ctx = EvalContext(HashingEmbedder(), REPO_ROOT / "corpus", copy, progress=False,
+                          generator=generator, generative_limit=5)
+        results[name] = run(ctx, ["answers_xquad"], {})["tasks"]["answers_xquad"]["metrics"]
+    quoting, down = results["quoting"], results["down"]
+    assert quoting["generative_n"] == down["generative_n"] == 5
+    assert quoting["generative_written"] > 0 and quoting["generative_fell_back"] < 1
+    assert down["generative_written"] == 0
+    # every answer the dead server could not write is the extractive one
+    assert down["generative_contains_answer"] == down["extractive_contains_answer_same_items"]
+    assert down["generative_fell_back"] > 0

@@ -54,3 +54,19 @@ def test_the_sentence_with_the_asked_answer_type_is_quoted_first(question, lang,
     composer = ExtractiveComposer(embedder=None, max_sentences=1)
     (_, sentence, _), = composer.best_sentences(question, [_hit(passage, lang)])
     assert answer in sentence
+
+
+def test_a_third_sentence_is_quoted_only_when_it_scores_near_the_best():
+    # no embedder: scores are word overlap with the question (plus a tiny rank bonus)
+    question = "Фотосинтез жүретін жасушалардағы хлоропласт пен хлорофилл қандай рөл атқарады?"
+    passage = ("Фотосинтез жасушалардағы хлоропласт ішінде жүреді. "
+               "Хлорофилл жарықты сіңіреді де фотосинтез басталады. "
+               "Өсімдік тамыры суды топырақтан алады.")
+    tight = ExtractiveComposer(embedder=None)
+    assert len(tight.best_sentences(question, [_hit(passage, "kk")])) == 2
+    loose = ExtractiveComposer(embedder=None, extra_margin=1.0)
+    assert len(loose.best_sentences(question, [_hit(passage, "kk")])) == 3
+    near = ("Фотосинтез жасушалардағы хлоропласт ішінде жүреді. "
+            "Хлорофилл хлоропласт ішінде жарықты сіңіреді де фотосинтез жүреді. "
+            "Жасушалардағы хлоропласт пен хлорофилл фотосинтез үшін жарық жинайды.")
+    assert len(tight.best_sentences(question, [_hit(near, "kk")])) == 3

@@ -532,3 +532,25 @@ def test_other_language_passages_are_ranked_by_meaning_not_shared_names(fake_run
     dense = ranking(replace(hybrid, mode="dense"))
     assert ranking(replace(hybrid, cross_lexical=1.0)) != dense  # the lexical lists do move it
     assert ranking(replace(hybrid, cross_lexical=0.0)) == dense
+
+
+@pytest.mark.parametrize("text, lang", [
+    ("Абай кім?", "kk"),
+    ("Абай неше жаста болды?", "kk"),  # no Kazakh letter, a Kazakh question word
+    ("Тест жазып отырып ЖИ-ден жауап сұрау не болып саналады?", "kk"),  # one Kazakh letter
+    ("Сколько бит в одном байте?", "ru"),
+    ("What is photosynthesis?", "en"),
+    ("Qazaqstannyñ astanasy qai qala?", "kk"),
+    # Russian answers that quote Kazakh names or a Kazakh sentence stay Russian
+    ("Младший жуз (Кіші жүз) жил на западе, в степях между Аральским и Каспийским морями. "
+     "Старший жуз (Ұлы жүз) занимал Жетысу и юг Казахстана.", "ru"),
+    ("Вот что говорится в учебных материалах: Касым-хан ввёл свод правил, который назвали «Светлый путь Касым-хана» "
+     "(по-казахски «Қасым ханның қасқа жолы»).", "ru"),
+    ("Вот что говорится в учебных материалах: 30 августа 1995 года была принята Конституция. "
+     "1995 жылы 30 тамызда жаңа Конституция қабылданды. Откройте источник и проверьте, что "
+     "там написано то же самое.", "ru"),
+])
+def test_language_detection(text, lang):
+    from tutor.ingest.langdetect import detect_language
+
+    assert detect_language(text) == lang

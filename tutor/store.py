@@ -294,6 +294,19 @@ class Store:
                                   r["ord"], r["cid"], _doc(r))
         return out
 
+    def documents_of_chunks(self, ids: Iterable[int]) -> dict[int, Document]:
+        """The document of each chunk id that still exists, without the chunks' texts:
+        what fusion and filters need for a few hundred candidates (one Document object
+        per document, shared by its chunks)."""
+        ids = [int(i) for i in ids]
+        if not ids:
+            return {}
+        pairs = self.query(f"SELECT id, doc_id FROM chunks WHERE id IN ({','.join('?' * len(ids))})", ids)
+        doc_ids = sorted({r[1] for r in pairs})
+        docs = {r["id"]: _doc(r) for r in self.query(
+            f"SELECT * FROM documents WHERE id IN ({','.join('?' * len(doc_ids))})", doc_ids)}
+        return {r[0]: docs[r[1]] for r in pairs if r[1] in docs}
+
     def chunks_of(self, doc_key: str) -> list[Chunk]:
         rows = self.query(
             "SELECT c.id AS cid, c.ord, c.text, c.search_text, c.section, c.page, c.slide, d.* "

@@ -1,5 +1,6 @@
 """Text generators behind one interface: ``stream(messages, max_new_tokens)`` yields
-pieces of text. ``transformers`` runs any causal LM in-process; ``openai`` talks to any
+pieces of text. ``transformers`` runs any causal LM in-process; ``llamacpp`` runs a GGUF
+file in-process with llama.cpp (optional extra); ``openai`` talks to any
 OpenAI-compatible server (vLLM, Ollama, llama.cpp), the way many classrooms share one
 GPU machine."""
 
@@ -165,9 +166,56 @@ class OpenAIGenerator(Generator):
                              f"({type(last).__name__}: {last})")
 
 
+class LlamaCppGenerator(Generator):
+    """A GGUF model run in-process by llama.cpp (llama-cpp-python, the ``llamacpp``
+    extra). On the embedded Gemma-3-270M it decodes several times faster than the
+    transformers path on the same CPU (``tutor bench generation``), from 4-bit weights.
+    The GGUF's chat template is used when it has one, the plain prompt when not."""
+
+    def __init__(self, path: str, threads: int = 0, context: int = 4096):
+        try:
+            import llama_cpp
+        except ImportError:
+            from tutor.models import ModelError
+
+            raise ModelError("generator", "the llama.cpp backend needs llama-cpp-python: "
+                                          "pip install 'ustaz[llamacpp]' (compiles for a few minutes)") from None
+        import os
+
+        self.name = f"llama.cpp:{path}"
+        self.llm = llama_cpp.Llama(model_path=path, n_ctx=context,
+                                   n_threads=threads or os.cpu_count() or 1, verbose=False)
+        metadata = getattr(self.llm, "metadata", {}) or {}
+        self.has_chat_template = "tokenizer.chat_template" in metadata
+        self._lock = threading.Lock()
+
+    def stream(self, messages: list[dict], max_new_tokens: int = 256, **options) -> Iterator[str]:
+        """``options`` go to llama-cpp-python as they are (the benchmark passes
+        ``logit_bias`` to force a fixed number of tokens)."""
+        kwargs = dict(max_tokens=max_new_tokens, temperature=0.0, repeat_penalty=1.1,
+                      stream=True, **options)
+        with self._lock:
+            try:
+                if self.has_chat_template:
+                    chunks = self.llm.create_chat_completion(messages=messages, **kwargs)
+                    for chunk in chunks:
+                        piece = chunk["choices"][0].get("delta", {}).get("content") or ""
+                        if piece:
+                            yield piece
+                else:
+                    for chunk in self.llm.create_completion(plain_prompt(messages), **kwargs):
+                        piece = chunk["choices"][0].get("text") or ""
+                        if piece:
+                            yield piece
+            except (RuntimeError, ValueError) as exc:  # e.g. a prompt longer than the context
+                raise GeneratorError(f"llama.cpp failed: {exc}") from None
+
+
 def make_generator(resolved, settings) -> Generator | None:
     if resolved.kind == "none":
         return None
+    if resolved.kind == "llamacpp":
+        return LlamaCppGenerator(resolved.location, threads=settings.threads)
     if resolved.kind == "openai":
         return OpenAIGenerator(resolved.location, settings.openai_model, settings.openai_api_key,
                                settings.generator_timeout)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 from tutor.answer.fastgen import weight_bytes_in_memory
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 COMPILE_LIMIT_S = 300
 NAIVE = "a. transformers pipeline, float32 (naive)"
 OURS = "b. ours: TransformersGenerator as shipped"  # + ", <precision> + prompt cache"
+LLAMA_CPP = "c. llama.cpp (llama-cpp-python, GGUF Q4_K_M from the package)"
 LLAMA_CPP_REFERENCE_TOK_S = 94  # measured elsewhere: 64 new tokens, 2 threads (issue 9)
 QUESTION = "Фотосинтез кезінде өсімдік қандай заттарды пайдаланады және не түзеді?"
 
@@ -136,6 +138,27 @@ def ours(gen: TransformersGenerator, messages: list[dict], cache: str | None = N
     return run
 
 
+def llama_cpp(path: str, threads: int, messages: list[dict]):
+    """Through ``LlamaCppGenerator.stream`` on the GGUF the transformers copy was made
+    from; the end-of-text tokens are banned so that every run produces exactly ``n``.
+    llama-cpp-python keeps the previous prompt's KV cache and would skip the whole prompt
+    of a repeated run, so it is reset before each: the prompt is always evaluated in full."""
+    from tutor.answer.generators import LlamaCppGenerator
+
+    gen = LlamaCppGenerator(path, threads=threads)
+    banned = {gen.llm.token_eos(): -1e9}
+    for word in ("<end_of_turn>", "<eos>"):
+        ids = gen.llm.tokenize(word.encode(), add_bos=False, special=True)
+        if len(ids) == 1:
+            banned[ids[0]] = -1e9
+
+    def run(n):
+        gen.llm.reset()
+        return _clock(lambda: gen.stream(messages, n, logit_bias=banned), n)
+
+    return run
+
+
 def interleaved(runners: dict, n_new: int, repeats: int) -> dict[str, dict]:
     """One short warm-up per variant, then ``repeats`` rounds over all variants; the best
     run (least total time) of each, with the median decode speed alongside."""
@@ -186,16 +209,21 @@ def compiled_in_child(path: str, threads: int, messages: list[dict], n_new: int,
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def llama_cpp_status() -> str:
-    try:
-        import llama_cpp  # noqa: F401
-    except ImportError:
-        return "not installed"
-    return "installed, but the provisioned model is a transformers folder (no GGUF kept): not run"
+def llama_cpp_gguf(settings) -> str | None:
+    """The GGUF of the embedded generator when llama-cpp-python is installed, else None."""
+    import importlib.util
+
+    from tutor.models import GEMMA_GGUF_NAME, _resolve_gguf
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        return None
+    return _resolve_gguf(settings, GEMMA_GGUF_NAME, provision=True).location
 
 
 def weight_format(variant: str) -> str:
     """Which weights a variant reads per token, by its name."""
+    if "llama.cpp" in variant:
+        return "gguf"
     if "int8" in variant:
         return "int8_linear"
     return "fp32" if "float32" in variant else "bf16"
@@ -249,6 +277,12 @@ def run(settings, folder, quick: bool = False) -> Report:
     memory[NAIVE] = sizes["fp32"]
     prepare(ours_name, ours, gen, messages, None, True)
     memory[ours_name] = weight_bytes_in_memory(gen.model)
+    gguf = llama_cpp_gguf(settings)
+    if gguf:
+        prepare(LLAMA_CPP, llama_cpp, gguf, threads, messages)
+        memory[LLAMA_CPP] = sizes["gguf"] = Path(gguf).stat().st_size
+    else:
+        problems[LLAMA_CPP] = "not installed (pip install 'ustaz[llamacpp]')"
     if not quick:
         # the steps that led there, each on its own
         steps = {"float32": "b. ours, float32", "bfloat16": "b. ours, bfloat16 (the default before)",
@@ -276,29 +310,34 @@ def run(settings, folder, quick: bool = False) -> Report:
             memory[name] = sizes["bf16"]
         except Exception as exc:  # noqa: BLE001
             problems[name] = f"{type(exc).__name__}: {str(exc)[:300]}"
-    problems["c. llama.cpp (llama-cpp-python)"] = llama_cpp_status()
 
     bandwidth = memory_bandwidth(64 if quick else 512)
-    ceiling = {k: bandwidth / v for k, v in sizes.items() if k in ("fp32", "bf16", "int8_linear")}
+    ceiling = {k: bandwidth / v for k, v in sizes.items() if k in ("fp32", "bf16", "int8_linear", "gguf")}
     naive = rows.get(NAIVE, {})
+    cpp = rows.get(LLAMA_CPP, {})
     table = report.table(
         f"Gemma-3-270M, prompt {prompt_tokens} tokens, {n_new} new tokens, {threads} threads",
         ["variant", "time to first token s", "decode tok/s", "overall tok/s", "decode vs naive",
-         "overall vs naive", "TTFT vs naive", "weights in memory MB", "median decode tok/s", "warm-up s"])
+         "overall vs naive", "TTFT vs naive", "decode vs llama.cpp", "weights in memory MB",
+         "median decode tok/s", "warm-up s"])
     for name, r in rows.items():
         r["weights_in_memory_bytes"] = memory.get(name)
         table.add(name, r["ttft_s"], r["decode_tok_s"], r["overall_tok_s"],
                   ratio(r["decode_tok_s"], naive.get("decode_tok_s")),
                   ratio(r["overall_tok_s"], naive.get("overall_tok_s")),
                   ratio(r["ttft_s"], naive.get("ttft_s")),
+                  ratio(r["decode_tok_s"], cpp.get("decode_tok_s")),
                   memory[name] / 1e6 if memory.get(name) else None,
                   r.get("median_decode_tok_s"), r.get("warmup_s"))
     for name, why in problems.items():
-        table.add(name, why, *[None] * 9)
+        table.add(name, why, *[None] * 10)
     phys = report.table("Physical reference: memory bandwidth / bytes of weights read per token",
                         ["weights", "bytes per token", "ceiling tok/s", "best measured decode tok/s",
                          "share of ceiling"])
-    for key, label in (("fp32", "float32"), ("bf16", "bfloat16"), ("int8_linear", "int8 (all weights)")):
+    for key, label in (("fp32", "float32"), ("bf16", "bfloat16"), ("int8_linear", "int8 (all weights)"),
+                       ("gguf", "GGUF Q4_K_M (llama.cpp; whole file)")):
+        if key not in sizes:
+            continue
         measured = [r["decode_tok_s"] for n, r in rows.items() if r["decode_tok_s"] and weight_format(n) == key]
         top = max(measured) if measured else None
         phys.add(label, sizes[key], ceiling[key], top, ratio(top, ceiling[key]))
@@ -310,11 +349,18 @@ def run(settings, folder, quick: bool = False) -> Report:
         "Decode tok/s = (new tokens - 1) / (total time - time to first token). "
         f"Best of {repeats} run(s) after one warm-up; the runs of all variants are interleaved round by "
         "round, so a change in the machine's load hits all of them alike.",
-        f"llama.cpp is not installed here. Measured elsewhere: ~{LLAMA_CPP_REFERENCE_TOK_S} tok/s "
-        f"(64 new tokens, 2 threads); ours as shipped decodes at "
-        f"{ratio(rows.get(ours_name, {}).get('decode_tok_s'), LLAMA_CPP_REFERENCE_TOK_S) or 0:.2f}x that "
-        "figure, on a different machine.",
     ]
+    ours_decode = rows.get(ours_name, {}).get("decode_tok_s")
+    if cpp:
+        report.notes.append(
+            f"llama.cpp, same prompt (its GGUF chat template), same run: ours as shipped decodes at "
+            f"{ratio(ours_decode, cpp.get('decode_tok_s')) or 0:.2f}x its speed. The llama.cpp "
+            "backend is offered as the generator 'builtin:gemma-3-270m-gguf' (extra 'llamacpp').")
+    else:
+        report.notes.append(
+            f"llama.cpp is not installed here. Measured elsewhere: ~{LLAMA_CPP_REFERENCE_TOK_S} tok/s "
+            f"(64 new tokens, 2 threads); ours as shipped decodes at "
+            f"{ratio(ours_decode, LLAMA_CPP_REFERENCE_TOK_S) or 0:.2f}x that figure, on a different machine.")
     report.results = {
         "prompt_tokens": prompt_tokens, "new_tokens": n_new, "threads": threads,
         "variants": {n: {k: v for k, v in r.items() if k != "text"} for n, r in rows.items()},

@@ -90,10 +90,21 @@ def run_cli(settings, args) -> int:
     embedder = load_embedder(settings)
     ctx = EvalContext(embedder, Path(settings.corpus_dir), data_dir, args.limit,
                       progress=not args.no_progress, settings=settings)
+    if getattr(args, "generative", 0):
+        from tutor.answer.generators import make_generator
+        from tutor.models import ModelError, resolve_generator
+
+        ctx.generator = make_generator(resolve_generator(settings), settings)
+        if ctx.generator is None:
+            raise ModelError("generator", "--generative needs a generator, but it is 'none'")
+        ctx.generative_limit = args.generative
     version, n_docs = corpus_version(Path(settings.corpus_dir))
     meta = {"embedder": settings.embedder, "generator": settings.generator,
             "composer": settings.composer, "data_dir": str(data_dir) if data_dir else None,
-            "limit": args.limit, "corpus_version": version, "corpus_documents": n_docs}
+            "limit": args.limit, "corpus_version": version, "corpus_documents": n_docs,
+            "answers_composer": "extractive" + (f"; generative column on the first "
+                                                f"{ctx.generative_limit} items"
+                                                if ctx.generative_limit else "")}
     report = run(ctx, names, meta)
     failures = apply_gate(report) if args.gate else []
     out = Path(args.out)

@@ -3,6 +3,7 @@ filtered by document metadata, with an evidence score for abstention."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -22,7 +23,9 @@ class Filters:
     policies: tuple[str, ...] = ()
 
     def accepts(self, chunk: Chunk) -> bool:
-        d = chunk.doc
+        return self.accepts_document(chunk.doc)
+
+    def accepts_document(self, d) -> bool:
         if d is None:
             return False
         if self.lang and d.lang != self.lang:
@@ -122,20 +125,23 @@ class Retriever:
             if p.mode == "hybrid" and index.chars is not None:
                 chars = index.chars.search(query, n)
         ids = set(dense[1].tolist()) | set(lexical[1].tolist()) | set(chars[1].tolist())
-        chunks = index.store.chunks_by_ids(ids)
-        hits: dict[int, Hit] = {}
+        # Fusion needs each candidate's document only; texts are read for the top k.
+        docs = index.store.documents_of_chunks(ids)
+        scores: dict[int, Hit] = {}
 
-        def add(scores, ids, kind, weight, query_lang="", cross=1.0):
-            keep = [(cid, s) for cid, s in zip(ids.tolist(), scores.tolist())
-                    if cid in chunks and filters.accepts(chunks[cid])]
+        def add(values, ids, kind, weight, query_lang="", cross=1.0):
+            keep = [(cid, s) for cid, s in zip(ids.tolist(), values.tolist())
+                    if cid in docs and filters.accepts_document(docs[cid])]
             # (a chunk missing from the store was deleted since the index was written)
             if not keep:
                 return
-            values = np.array([s for _, s in keep], np.float64)
-            low, span = values.min(), values.max() - values.min()
+            low = min(s for _, s in keep)
+            span = max(s for _, s in keep) - low
             for rank, (cid, score) in enumerate(keep, start=1):
-                hit = hits.setdefault(cid, Hit(chunks[cid], 0.0))
-                w = weight * cross if query_lang and chunks[cid].doc.lang not in ("", query_lang) else weight
+                hit = scores.get(cid)
+                if hit is None:
+                    hit = scores[cid] = Hit(None, 0.0)
+                w = weight * cross if query_lang and docs[cid].lang not in ("", query_lang) else weight
                 hit.score += w * ((score - low) / span if span > 0 else 1.0)
                 if kind != "chars":
                     setattr(hit, kind, float(score))
@@ -147,10 +153,14 @@ class Retriever:
         add(*lexical, "lexical", 1.0 if single else p.lexical_weight, query_lang, p.cross_lexical)
         add(*chars, "chars", p.chars_weight, query_lang, p.cross_lexical)
         if prefer_lang:
-            for hit in hits.values():
-                if hit.chunk.doc.lang == prefer_lang:
+            for cid, hit in scores.items():
+                if docs[cid].lang == prefer_lang:
                     hit.score += p.lang_bonus
-        ranked = sorted(hits.values(), key=lambda h: h.score, reverse=True)[:k]
+        top = sorted(scores, key=lambda cid: scores[cid].score, reverse=True)[:k]
+        chunks = index.store.chunks_by_ids(top)
+        for cid in top:
+            scores[cid].chunk = chunks.get(cid)
+        ranked = [scores[cid] for cid in top if scores[cid].chunk is not None]
         confidence = self._confidence(query, ranked, p)
         return SearchResult(query, ranked, confidence, notes)
 
@@ -177,10 +187,19 @@ def evidence_features(query: str, hits: list[Hit], lexical) -> dict[str, float]:
         return {"dense": dense, "coverage": 0.0, "lexical": 0.0}
     weights = {t: lexical.idf(t) for t in q}
     total = sum(weights.values()) or 1.0
-    passages = [set(tokenize(h.chunk.search_text)) for h in top]  # once per passage, not per word
+    passages = [passage_stems(h.chunk.search_text) for h in top]
     coverage = max(sum(w for t, w in weights.items() if t in words) for words in passages) / total
     best_lexical = max((h.lexical or 0.0) for h in top)
     return {"dense": dense, "coverage": coverage, "lexical": best_lexical / len(q)}
+
+
+@functools.lru_cache(maxsize=4096)
+def passage_stems(text: str) -> frozenset[str]:
+    """The stems of a passage, remembered: the same top passages come back for the
+    questions of a whole class, and stemming them took a third of a search."""
+    from tutor.retrieval.textnorm import tokenize
+
+    return frozenset(tokenize(text))
 
 
 def query_coverage(query: str, text: str) -> float:

@@ -73,18 +73,47 @@ def _aggregate(rows: dict) -> dict:
     return {"metrics": metrics, "n": len(everything), "by_lang": by_lang}
 
 
+def generative_tutor(ctx: EvalContext, pool, extractive: ExtractiveComposer) -> Tutor | None:
+    """The same pipeline with the generative composer, when ``tutor eval --generative N``."""
+    if ctx.generator is None or not ctx.generative_limit:
+        return None
+    from tutor.answer.generative import GenerativeComposer
+
+    return Tutor(pool.retriever, pool.store, composer=GenerativeComposer(ctx.generator, extractive),
+                 extractive=extractive, keep_questions=False)
+
+
+def generative_row(tutor: Tutor, item: dict, question_lang: str, golds: list[str],
+                   tolerant: bool, extractive_contains: float) -> dict:
+    """The generative column for one item, beside the extractive figure on the same item.
+    A generated answer that fails its checks is replaced by the extractive one (counted
+    in ``generative_fell_back``), as in the app."""
+    answer = tutor.ask(item["question"], session_id=item["id"], lang=question_lang)
+    return {
+        "generative_contains_answer": contains_answer(shown_text(answer), golds, tolerant),
+        "generative_written": float(answer.composer == "generative"),
+        "generative_fell_back": float(answer.composer != "generative" and not answer.abstained),
+        "generative_citation_valid": float(citation_valid(answer)),
+        "extractive_contains_answer_same_items": extractive_contains,
+    }
+
+
 def _external_answers(ctx: EvalContext, name: str, lang: str, docs: list[PoolDoc],
                       items: list[dict], passage_key) -> dict:
     pool = ctx.pool(docs)
     extractive = ExtractiveComposer(ctx.embedder)
     tutor = Tutor(pool.retriever, pool.store, extractive=extractive)
-    rows = []
+    generative = generative_tutor(ctx, pool, extractive)
+    rows, gen_rows = [], []
     tolerant = lang == "kk"
     try:
-        for item in tqdm(items, desc=f"answers {name}", disable=not ctx.progress, leave=False):
+        for i, item in enumerate(tqdm(items, desc=f"answers {name}", disable=not ctx.progress, leave=False)):
             golds = item["answers"]
             answer = tutor.ask(item["question"], session_id=item["id"], lang=lang)
             text = shown_text(answer)
+            if generative is not None and i < ctx.generative_limit:
+                gen_rows.append(generative_row(generative, item, lang, golds, tolerant,
+                                               contains_answer(text, golds, tolerant)))
             # with the gold passage: the extractive step alone, on the right passage
             gold_doc = Document(doc_key=passage_key(item), title=item.get("title", ""), lang=lang)
             gold_hit = Hit(Chunk(item["passage"], item["passage"], doc=gold_doc), 1.0)
@@ -104,6 +133,9 @@ def _external_answers(ctx: EvalContext, name: str, lang: str, docs: list[PoolDoc
     finally:
         pool.close()
     metrics = {k: _mean([r[k] for r in rows]) for k in rows[0]} if rows else {}
+    if gen_rows:
+        metrics.update({k: _mean([r[k] for r in gen_rows]) for k in gen_rows[0]})
+        metrics["generative_n"] = len(gen_rows)
     return {"metrics": metrics, "n": len(rows), "by_lang": {lang: metrics}}
 
 

@@ -18,6 +18,8 @@ class EvalContext:
     progress: bool = True
     settings: object = None
     fusion: object = None  # FusionParams for every pool (tests break retrieval with it)
+    generator: object = None  # a Generator: answer tasks add a generative column
+    generative_limit: int = 0  # items per answer task that get the generative column
     _bundled: list[PoolDoc] | None = field(default=None, repr=False)
     _shared: Pool | None = field(default=None, repr=False)
 
