@@ -21,6 +21,10 @@ _KK_WORDS = re.compile(r"\b(және|деген|дегеніміз|қандай|
 # Kazakh words too and are left out).
 _RU_WORDS = frozenset("""и в во что это как для по из при был была были было который которая
     которое которые также или где его её их со она они чтобы если только между""".split())
+_CYR = re.compile("[а-яА-ЯёЁ]")
+_KK_CYR_RE = re.compile("[" + "".join(sorted(KK_CYR)) + "]")
+_LAT = re.compile("[A-Za-z]")
+_KK_LAT_RE = re.compile("[" + "".join(sorted(KK_LAT)) + "]")
 _WORD = re.compile(r"[^\W\d_]+")
 _KK_WORD_SET = frozenset(_KK_WORDS.pattern[3:-3].split("|"))
 _LAT_KK_WORDS = re.compile(r"\b(jäne|degen|qandai|qai|būl|üşin|jyly|qalai|nemese|degenımız)\b",
@@ -29,17 +33,13 @@ _LAT_KK_WORDS = re.compile(r"\b(jäne|degen|qandai|qai|būl|üşin|jyly|qalai|ne
 
 def detect_language(text: str, default: str = "ru") -> str:
     """'kk', 'ru' or 'en' (``default`` when the text has no letters)."""
-    cyr = lat = kk = kk_lat = 0
-    for ch in text:
-        if "а" <= ch.lower() <= "я" or ch in "ёЁ":
-            cyr += 1
-        elif ch in KK_CYR:
-            kk += 1
-        elif ch.isascii() and ch.isalpha():
-            lat += 1
-        elif ch in KK_LAT:
-            kk_lat += 1
+    # counted by regular expressions, not a loop over characters: every passage is
+    # detected when it is indexed and when its stems are taken at search time
+    cyr, kk = len(_CYR.findall(text)), len(_KK_CYR_RE.findall(text))
+    lat, kk_lat = len(_LAT.findall(text)), len(_KK_LAT_RE.findall(text))
     if cyr + kk >= lat + kk_lat and cyr + kk > 0:
+        if not kk and not _KK_WORDS.search(text):
+            return "ru"  # nothing Kazakh in it: the word count below could only say ru
         found = [w for w in _WORD.findall(text) if not w.isascii()]
         words = [w.lower() for w in found]
         # Units are not words: "В" (volt) is not the preposition "в", "мА" not the
