@@ -473,6 +473,14 @@ def test_deleted_document_is_never_returned_again(fake_runtime):
     store.close()
 
 
+def test_candidates_whose_chunks_are_all_gone_give_no_hits(fake_runtime):
+    # the index can name chunks the store no longer has (deleted in another process)
+    store = fake_runtime.store
+    assert store.documents_of_chunks([10 ** 9, 10 ** 9 + 1]) == {}
+    some = next(iter(store.chunk_ids()))
+    assert store.documents_of_chunks([some, 10 ** 9]).keys() == {some}
+
+
 def test_delete_committed_before_a_crash_is_repaired_at_start(small_runtime):
     rt = small_runtime
     r = rt.ingestor.ingest_bytes("volcanoes.pptx", make_pptx())

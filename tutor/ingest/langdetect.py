@@ -5,8 +5,8 @@ enough that a few of them in a sentence settle the question: in Kazakh text at l
 fifth of the words hold one (bundled questions: 5th percentile 0.19; FLORES-kk: minimum
 0.22). A Russian text that quotes a Kazakh name or phrase («Кіші жүз») has a few such
 words too, so Russian function words (и, в, что, который...), which Kazakh does not
-use, outweigh as many Kazakh words. Latin-script Kazakh (the 2021 alphabet) is recognised by its own
-letters (ä ğ ñ ö ū ü ı, q).
+use, outweigh as many Kazakh words. Latin-script Kazakh (the 2021 alphabet) is
+recognised by its own letters (ä ğ ñ ö ū ü ı, q).
 """
 
 from __future__ import annotations
