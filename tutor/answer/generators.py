@@ -178,8 +178,8 @@ class LlamaCppGenerator(Generator):
         except ImportError:
             from tutor.models import ModelError
 
-            raise ModelError("generator", "the llama.cpp backend needs llama-cpp-python: "
-                                          "pip install 'ustaz[llamacpp]' (compiles for a few minutes)") from None
+            raise ModelError("generator", "the llama.cpp backend needs llama-cpp-python: pip install "
+                                          "'ustaz[llamacpp]' (it compiles: 15 minutes on two cores)") from None
         import os
 
         self.name = f"llama.cpp:{path}"

@@ -209,15 +209,18 @@ def compiled_in_child(path: str, threads: int, messages: list[dict], n_new: int,
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def llama_cpp_gguf(settings) -> str | None:
-    """The GGUF of the embedded generator when llama-cpp-python is installed, else None."""
+def llama_cpp_gguf(settings, spec: str) -> tuple[str | None, str]:
+    """(GGUF of the benched generator, or None and why): the package's GGUF is the same
+    model only for the embedded Gemma, and llama.cpp is an optional extra."""
     import importlib.util
 
-    from tutor.models import GEMMA_GGUF_NAME, _resolve_gguf
+    from tutor.models import GEMMA_GGUF_NAME, GEMMA_NAME, resolve_generator
 
     if importlib.util.find_spec("llama_cpp") is None:
-        return None
-    return _resolve_gguf(settings, GEMMA_GGUF_NAME, provision=True).location
+        return None, "not installed (pip install 'ustaz[llamacpp]')"
+    if spec != GEMMA_NAME:
+        return None, f"no GGUF known for {spec!r} (only the embedded Gemma has one)"
+    return resolve_generator(settings.replace(generator=GEMMA_GGUF_NAME)).location, ""
 
 
 def weight_format(variant: str) -> str:
@@ -277,12 +280,12 @@ def run(settings, folder, quick: bool = False) -> Report:
     memory[NAIVE] = sizes["fp32"]
     prepare(ours_name, ours, gen, messages, None, True)
     memory[ours_name] = weight_bytes_in_memory(gen.model)
-    gguf = llama_cpp_gguf(settings)
+    gguf, why_not = llama_cpp_gguf(settings, resolved.spec)
     if gguf:
         prepare(LLAMA_CPP, llama_cpp, gguf, threads, messages)
         memory[LLAMA_CPP] = sizes["gguf"] = Path(gguf).stat().st_size
     else:
-        problems[LLAMA_CPP] = "not installed (pip install 'ustaz[llamacpp]')"
+        problems[LLAMA_CPP] = why_not
     if not quick:
         # the steps that led there, each on its own
         steps = {"float32": "b. ours, float32", "bfloat16": "b. ours, bfloat16 (the default before)",

@@ -15,8 +15,9 @@ import re
 
 KK_CYR = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 KK_LAT = set("äğñöūüıÄĞÑÖŪÜİ")
-_KK_WORDS = re.compile(r"\b(және|деген|дегеніміз|қандай|неше|қай|бұл|мен|үшін|жылы|қалай|ма|ме|ба|бе|па|пе)\b",
-                       re.IGNORECASE)
+_KK_WORD_SET = frozenset(
+    "және деген дегеніміз қандай неше қай бұл мен үшін жылы қалай ма ме ба бе па пе".split())
+_KK_WORDS = re.compile(r"\b(" + "|".join(sorted(_KK_WORD_SET)) + r")\b", re.IGNORECASE)
 # Russian words that Kazakh text does not use on their own ("он", "от", "не", "на" are
 # Kazakh words too and are left out).
 _RU_WORDS = frozenset("""и в во что это как для по из при был была были было который которая
@@ -26,7 +27,6 @@ _KK_CYR_RE = re.compile("[" + "".join(sorted(KK_CYR)) + "]")
 _LAT = re.compile("[A-Za-z]")
 _KK_LAT_RE = re.compile("[" + "".join(sorted(KK_LAT)) + "]")
 _WORD = re.compile(r"[^\W\d_]+")
-_KK_WORD_SET = frozenset(_KK_WORDS.pattern[3:-3].split("|"))
 _LAT_KK_WORDS = re.compile(r"\b(jäne|degen|qandai|qai|būl|üşin|jyly|qalai|nemese|degenımız)\b",
                            re.IGNORECASE)
 
