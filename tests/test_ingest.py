@@ -481,6 +481,26 @@ def test_candidates_whose_chunks_are_all_gone_give_no_hits(fake_runtime):
     assert store.documents_of_chunks([some, 10 ** 9]).keys() == {some}
 
 
+def test_index_names_each_candidates_document_as_the_store_does(fake_runtime):
+    """Fusion takes documents from the index's memory while the index matches the store;
+    once another process changes the corpus (not yet refreshed) it asks the store."""
+    rt = fake_runtime
+    index, store = rt.index, rt.store
+    ids = sorted(store.chunk_ids())
+    asked = ids[::7] + [10 ** 9]
+    assert {c: d.doc_key for c, d in index.documents_of_chunks(asked).items()} == \
+        {c: d.doc_key for c, d in store.documents_of_chunks(asked).items()}
+    victim = index.documents_of_chunks(ids[:1])[ids[0]]
+    gone = {c.id for c in store.chunks_of(victim.doc_key)}
+    other = Store(rt.settings.db_path)  # another process deletes a document
+    other.delete_document(victim.doc_key)
+    other.close()
+    assert not gone & index.documents_of_chunks(ids).keys()
+    index.refresh()
+    assert not gone & index.documents_of_chunks(ids).keys()
+    assert index.documents_of_chunks(ids).keys() == store.chunk_ids()
+
+
 def test_delete_committed_before_a_crash_is_repaired_at_start(small_runtime):
     rt = small_runtime
     r = rt.ingestor.ingest_bytes("volcanoes.pptx", make_pptx())
@@ -540,6 +560,26 @@ def test_other_language_passages_are_ranked_by_meaning_not_shared_names(fake_run
     dense = ranking(replace(hybrid, mode="dense"))
     assert ranking(replace(hybrid, cross_lexical=1.0)) != dense  # the lexical lists do move it
     assert ranking(replace(hybrid, cross_lexical=0.0)) == dense
+
+
+def test_lexical_scores_are_bm25s_scores():
+    """Our BM25 sums the postings itself (faster at scale); it must score like bm25s,
+    a repeated query word included, and rank its top k by those scores."""
+    from tutor.retrieval.indexes import LexicalIndex
+
+    rng = random.Random(3)
+    words = [f"w{i}" for i in range(60)]
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 40))) for _ in range(300)]
+    lex = LexicalIndex(list(range(1000, 1300)), texts, tokenizer=str.split)
+    vocab = lex.retriever.vocab_dict
+    for query in ("w1 w2 w3", "w5 w5 w7 w59", "w0"):
+        toks = query.split()
+        expected = lex.retriever.get_scores(toks)
+        np.testing.assert_allclose(lex._scores([vocab[t] for t in toks]), expected, rtol=1e-6)
+        scores, ids = lex.search(query, 10)
+        best = np.sort(expected)[::-1][:10]  # (passages with equal scores may come in any order)
+        np.testing.assert_allclose(scores, best, rtol=1e-6)
+        np.testing.assert_allclose(expected[ids - 1000], best, rtol=1e-6)
 
 
 @pytest.mark.parametrize("text, lang", [

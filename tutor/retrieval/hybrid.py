@@ -126,41 +126,42 @@ class Retriever:
                 chars = index.chars.search(query, n)
         ids = set(dense[1].tolist()) | set(lexical[1].tolist()) | set(chars[1].tolist())
         # Fusion needs each candidate's document only; texts are read for the top k.
-        docs = index.store.documents_of_chunks(ids)
-        scores: dict[int, Hit] = {}
+        # (A chunk missing from the store was deleted since the index was written.)
+        docs = {cid: d for cid, d in index.documents_of_chunks(ids).items()
+                if filters.accepts_document(d)}
+        single = p.mode != "hybrid"
+        query_lang = detect_language(query) if p.cross_lexical != 1.0 and not single else ""
+        foreign = {cid for cid, d in docs.items() if query_lang and d.lang not in ("", query_lang)}
+        # Plain dicts while fusing (a few hundred candidates); Hit objects for the top k only.
+        total: dict[int, float] = {}
+        raw: dict[str, dict[int, float]] = {"dense": {}, "lexical": {}}
+        ranks: dict[str, dict[int, int]] = {"dense": {}, "lexical": {}}
 
-        def add(values, ids, kind, weight, query_lang="", cross=1.0):
-            keep = [(cid, s) for cid, s in zip(ids.tolist(), values.tolist())
-                    if cid in docs and filters.accepts_document(docs[cid])]
-            # (a chunk missing from the store was deleted since the index was written)
+        def add(values, ids, kind, weight, cross=1.0):
+            keep = [(cid, s) for cid, s in zip(ids.tolist(), values.tolist()) if cid in docs]
             if not keep:
                 return
             low = min(s for _, s in keep)
             span = max(s for _, s in keep) - low
             for rank, (cid, score) in enumerate(keep, start=1):
-                hit = scores.get(cid)
-                if hit is None:
-                    hit = scores[cid] = Hit(None, 0.0)
-                w = weight * cross if query_lang and docs[cid].lang not in ("", query_lang) else weight
-                hit.score += w * ((score - low) / span if span > 0 else 1.0)
-                if kind != "chars":
-                    setattr(hit, kind, float(score))
-                    setattr(hit, kind + "_rank", rank)
+                w = weight * cross if cid in foreign else weight
+                total[cid] = total.get(cid, 0.0) + w * ((score - low) / span if span > 0 else 1.0)
+                if kind in raw:
+                    raw[kind][cid] = score
+                    ranks[kind][cid] = rank
 
-        single = p.mode != "hybrid"
-        query_lang = detect_language(query) if p.cross_lexical != 1.0 and not single else ""
         add(*dense, "dense", 1.0 if single else p.dense_weight)
-        add(*lexical, "lexical", 1.0 if single else p.lexical_weight, query_lang, p.cross_lexical)
-        add(*chars, "chars", p.chars_weight, query_lang, p.cross_lexical)
+        add(*lexical, "lexical", 1.0 if single else p.lexical_weight, p.cross_lexical)
+        add(*chars, "chars", p.chars_weight, p.cross_lexical)
         if prefer_lang:
-            for cid, hit in scores.items():
+            for cid in total:
                 if docs[cid].lang == prefer_lang:
-                    hit.score += p.lang_bonus
-        top = sorted(scores, key=lambda cid: scores[cid].score, reverse=True)[:k]
+                    total[cid] += p.lang_bonus
+        top = sorted(total, key=total.__getitem__, reverse=True)[:k]
         chunks = index.store.chunks_by_ids(top)
-        for cid in top:
-            scores[cid].chunk = chunks.get(cid)
-        ranked = [scores[cid] for cid in top if scores[cid].chunk is not None]
+        ranked = [Hit(chunks[cid], total[cid], raw["dense"].get(cid), raw["lexical"].get(cid),
+                      ranks["dense"].get(cid), ranks["lexical"].get(cid))
+                  for cid in top if cid in chunks]
         confidence = self._confidence(query, ranked, p)
         return SearchResult(query, ranked, confidence, notes)
 

@@ -18,10 +18,14 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tutor.retrieval.textnorm import char_ngrams, tokenize
+
+if TYPE_CHECKING:
+    from tutor.store import Document
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +143,19 @@ class LexicalIndex:
     def size(self) -> int:
         return len(self.ids)
 
+    def _scores(self, token_ids: list[int]) -> np.ndarray:
+        """BM25 score of every passage: the precomputed postings of the query's tokens
+        (a repeated token counts again, as in bm25s) summed by ``np.bincount``, 5-10x
+        faster than bm25s's ``np.add.at`` at 100k passages."""
+        r = self.retriever
+        if r.nonoccurrence_array is not None:  # BM25 variants that score absent words
+            return r.get_scores(token_ids)
+        data, indices, indptr = r.scores["data"], r.scores["indices"], r.scores["indptr"]
+        spans = [slice(indptr[t], indptr[t + 1]) for t in token_ids]
+        return np.bincount(np.concatenate([indices[s] for s in spans]),
+                           weights=np.concatenate([data[s] for s in spans]),
+                           minlength=r.scores["num_docs"])
+
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         tokens = self.tokenizer(query)
         if self.retriever is None or not tokens:
@@ -149,7 +166,7 @@ class LexicalIndex:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         # bm25s.retrieve wraps one query in progress bars and batching (~0.5 ms); the
         # scores and a partial sort are all a single query needs.
-        scores = self.retriever.get_scores(known)
+        scores = self._scores([vocab[t] for t in known])
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
@@ -195,6 +212,9 @@ class SearchIndex:
         self.dense: DenseIndex | None = None
         self.lexical: LexicalIndex | None = None
         self.chars: LexicalIndex | None = None
+        self._chunk_ids = np.zeros(0, np.int64)
+        self._chunk_docs = np.zeros(0, np.int64)
+        self._documents: dict = {}
         self.generation = -1
 
     # ----------------------------------------------------------------- syncing
@@ -285,10 +305,28 @@ class SearchIndex:
             self.dense.add(ids, vectors)
 
     def _rebuild_lexical(self) -> None:
-        rows = self.store.query("SELECT id, search_text FROM chunks ORDER BY id")
+        rows = self.store.query("SELECT id, doc_id, search_text FROM chunks ORDER BY id")
         ids, texts = [r["id"] for r in rows], [r["search_text"] for r in rows]
         self.lexical = LexicalIndex(ids, texts)
         self.chars = LexicalIndex(ids, texts, tokenizer=char_ngrams)
+        # Which document each chunk belongs to, for fusion and filters: reading it from the
+        # database took a quarter of a search at 100k chunks (one page read per candidate).
+        self._chunk_ids = np.asarray(ids, np.int64)
+        self._chunk_docs = np.asarray([r["doc_id"] for r in rows], np.int64)
+        self._documents = {d.id: d for d in self.store.documents()}
+
+    def documents_of_chunks(self, ids) -> dict[int, Document]:
+        """The document of each candidate chunk id that still exists. From memory while the
+        indexes match the database; from the database when another process has changed the
+        corpus since (until ``refresh``), so a deleted chunk is never taken for a live one."""
+        ids = np.fromiter(ids, np.int64)
+        if self.generation != self.store.generation or not len(self._chunk_ids):
+            return self.store.documents_of_chunks(ids.tolist())
+        at = np.minimum(np.searchsorted(self._chunk_ids, ids), len(self._chunk_ids) - 1)
+        found = self._chunk_ids[at] == ids
+        docs = self._documents
+        return {cid: docs[d] for cid, d in zip(ids[found].tolist(), self._chunk_docs[at[found]].tolist())
+                if d in docs}
 
     def _save(self) -> None:
         self.dense.save(self.files.dense)
