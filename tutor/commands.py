@@ -54,8 +54,15 @@ def cmd_ask(settings: Settings, args) -> int:
 
 def cmd_models(settings: Settings, args) -> int:
     from tutor.answer.admission import admission_key, read_record
-    from tutor.models import (E5_NAME, apply_offline, read_manifest, resolve_e5_onnx, resolve_embedder,
-                              resolve_generator, verify_folder)
+    from tutor.models import (
+        E5_NAME,
+        apply_offline,
+        read_manifest,
+        resolve_e5_onnx,
+        resolve_embedder,
+        resolve_generator,
+        verify_folder,
+    )
 
     apply_offline(settings)
     timings = {}
