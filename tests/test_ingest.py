@@ -580,6 +580,8 @@ def test_lexical_scores_are_bm25s_scores():
         best = np.sort(expected)[::-1][:10]  # (passages with equal scores may come in any order)
         np.testing.assert_allclose(scores, best, rtol=1e-6)
         np.testing.assert_allclose(expected[ids - 1000], best, rtol=1e-6)
+    for word in words + ["never-used"]:  # document frequencies read off the BM25 matrix
+        assert lex.doc_freq(word) == sum(word in t.split() for t in texts)
 
 
 @pytest.mark.parametrize("text, lang", [

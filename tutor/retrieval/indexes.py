@@ -125,19 +125,24 @@ class LexicalIndex:
         self.ids = np.asarray(ids, np.int64)
         self.tokenizer = tokenizer
         self.retriever = None
-        self.doc_freq: dict[str, int] = {}
+        self._doc_freqs = np.zeros(0, np.int64)
         if ids:
             tokens = [tokenizer(t) or ["∅"] for t in texts]
-            for toks in tokens:
-                for tok in set(toks):
-                    self.doc_freq[tok] = self.doc_freq.get(tok, 0) + 1
             self.retriever = bm25s.BM25(k1=1.2, b=0.75)
             self.retriever.index(tokens, show_progress=False)
+            # A passage holds a word exactly when the word's column of the BM25 matrix has
+            # an entry for it (every score is positive): document frequencies for free.
+            self._doc_freqs = np.diff(self.retriever.scores["indptr"])
+
+    def doc_freq(self, token: str) -> int:
+        """How many passages hold ``token``."""
+        at = self.retriever.vocab_dict.get(token) if self.retriever is not None else None
+        return int(self._doc_freqs[at]) if at is not None else 0
 
     def idf(self, token: str) -> float:
         """Inverse document frequency; a word the corpus never uses weighs the most."""
         n = max(len(self.ids), 1)
-        return float(np.log(1 + n / (self.doc_freq.get(token, 0) + 0.5)))
+        return float(np.log(1 + n / (self.doc_freq(token) + 0.5)))
 
     @property
     def size(self) -> int:

@@ -17,7 +17,13 @@ import Stemmer
 
 _TOKEN = re.compile(r"[0-9]+|[^\W\d_]+", re.UNICODE)
 _KK_LETTERS = set("әғқңөұүһі")
-_LAT_KK = str.maketrans({"ı": "i", "İ": "i"})
+
+
+def _fold(text: str) -> str:
+    """Lower case, ё as е, Latin-script Kazakh's dotless ı as i. (``str.replace`` rather
+    than ``str.translate``: the latter took a tenth of building a 100k-chunk index.)"""
+    return text.lower().replace("ё", "е").replace("ı", "i").replace("İ", "i")
+
 
 # Longest first; each entry is stripped only when a stem of at least MIN_STEM letters stays.
 _KK_SUFFIXES = sorted(
@@ -100,7 +106,7 @@ def tokenize(text: str, stopwords: bool = True, lang: str = "") -> list[str]:
         from tutor.ingest.langdetect import detect_language
 
         lang = detect_language(text)
-    words = _TOKEN.findall(text.lower().replace("ё", "е").translate(_LAT_KK))
+    words = _TOKEN.findall(_fold(text))
     return [stem(w, lang) for w in words if not (stopwords and w in STOPWORDS)]
 
 
@@ -108,10 +114,16 @@ def char_ngrams(text: str, n: int = 5) -> list[str]:
     """Character n-grams of each word, with word boundaries marked. A second lexical
     view that needs no stemmer: on KazQAD it adds +0.02 MRR@10 to the fusion of dense and
     stem BM25, because it matches Kazakh stems the suffix stripper misses."""
-    out = []
-    for w in _TOKEN.findall(text.lower().replace("ё", "е").translate(_LAT_KK)):
-        if w in STOPWORDS:
-            continue
-        w = f"_{w}_"
-        out.extend(w[i:i + n] for i in range(max(1, len(w) - n + 1)))
+    out: list[str] = []
+    for w in _TOKEN.findall(_fold(text)):
+        if w not in STOPWORDS:
+            out.extend(_word_ngrams(w, n))
     return out
+
+
+@lru_cache(maxsize=200_000)
+def _word_ngrams(word: str, n: int) -> tuple[str, ...]:
+    """One word's n-grams with its boundaries marked (``_word_``); words recur, so they
+    are remembered."""
+    w = f"_{word}_"
+    return tuple(w[i:i + n] for i in range(max(1, len(w) - n + 1)))
