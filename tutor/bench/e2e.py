@@ -5,13 +5,22 @@ generative one with the default generator; peak memory of the process."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 import shutil
 import time
 from pathlib import Path
 
-from tutor.bench.measure import latency, machine_info, peak_rss_bytes, rss_bytes, threads_of, timed
+from tutor.bench.measure import (
+    latency,
+    machine_info,
+    peak_rss_bytes,
+    reset_peak_rss,
+    rss_bytes,
+    threads_of,
+    timed,
+)
 from tutor.bench.report import Report
 from tutor.evaluation.datasets import bundled_items
 
@@ -75,6 +84,11 @@ def run(settings, folder: Path, quick: bool = False) -> Report:
     chunks = runtime.index.dense.size
     runtime.store.close()
     del runtime
+    gc.collect()
+    cold_peak = peak_rss_bytes()  # includes converting the models once
+    serving_rss0 = rss_bytes()
+    # What a school's server holds from a warm start on: counted afresh where possible.
+    separate = reset_peak_rss()
     warm_s, runtime = timed(build_runtime, work)
     warm_parts = dict(runtime.timings)
     _, tutor, _ = build_tutor(work, runtime)
@@ -105,7 +119,11 @@ def run(settings, folder: Path, quick: bool = False) -> Report:
                   ", ".join(r["composers"]))
     peak = peak_rss_bytes()
     report.notes += [
-        f"Peak RSS of the process: {peak / 1e6:.0f} MB (RSS before the first start {rss0 / 1e6:.0f} MB).",
+        (f"Peak RSS while serving (warm start, both composers' answers): {peak / 1e6:.0f} MB "
+         f"(RSS after the cold start was released: {serving_rss0 / 1e6:.0f} MB); " if separate else
+         "Peak RSS of the process (this system cannot restart the count): ")
+        + f"including the cold start, which converts the models: {max(peak, cold_peak) / 1e6:.0f} MB "
+        f"(RSS before the first start {rss0 / 1e6:.0f} MB).",
         "Questions are real kk/ru questions of eval/data/qa about documents in the corpus; one "
         "warm-up question first. 'answered by' is the composer of the final answer: the generative "
         "one falls back to extractive when its checks fail.",
@@ -114,6 +132,7 @@ def run(settings, folder: Path, quick: bool = False) -> Report:
         report.notes.append(f"Loading the generator for the generative composer took {generator_load:.1f} s.")
     report.results = {"chunks": chunks, "cold_start_s": cold_s, "warm_start_s": warm_s,
                       "cold_parts": cold_parts, "warm_parts": warm_parts, "answers": results,
-                      "generator_load_s": generator_load, "peak_rss_bytes": peak}
+                      "generator_load_s": generator_load, "peak_rss_bytes": max(peak, cold_peak),
+                      "serving_peak_rss_bytes": peak if separate else None}
     runtime.store.close()
     return report
