@@ -33,12 +33,11 @@ def test_precision_setting_choices_match_the_loader():
     assert info.value.setting == "generator_precision"
 
 
-def test_auto_follows_the_cpu_and_int8_needs_int8_kernels(monkeypatch):
+def test_auto_is_float32_on_any_cpu_and_int8_needs_int8_kernels(monkeypatch):
     monkeypatch.setattr(fastgen, "int8_supported", lambda: True)
-    monkeypatch.setattr(fastgen, "native_bfloat16", lambda: True)
-    assert fastgen.pick_precision("auto") == "bfloat16"  # int8 changes answers: only on request
-    monkeypatch.setattr(fastgen, "native_bfloat16", lambda: False)
-    assert fastgen.pick_precision("auto") == "float32"
+    for native in (True, False):  # the shortlist makes float32 the faster one on both
+        monkeypatch.setattr(fastgen, "native_bfloat16", lambda native=native: native)
+        assert fastgen.pick_precision("auto") == "float32"  # int8 changes answers: only on request
     assert fastgen.pick_precision("int8") == "int8"
     monkeypatch.setattr(fastgen, "int8_supported", lambda: False)
     with pytest.raises(ValueError):
@@ -146,3 +145,56 @@ def test_admission_is_kept_per_precision(tmp_path):
     assert len(set(keys.values())) == 3 and keys["int8"] == "builtin:gemma-3-270m [int8]"
     server = SimpleNamespace(kind="openai", spec="openai:http://x/v1")
     assert admission_key(server, Settings.load(env={})) == "openai:http://x/v1"
+
+
+@has_gemma
+def test_shortlist_decoding_gives_the_tokens_of_generate(tiny_gemma):
+    """The certified shortlist output layer is exact: the same greedy tokens (repetition
+    penalty included) as ``model.generate``, also when every step must fall back to the
+    full float32 layer, and from a prompt-cache copy."""
+    import torch
+
+    from tutor.answer.shortlist import greedy_tokens
+
+    gen = TransformersGenerator(tiny_gemma, precision="float32")
+    assert gen.head is not None and gen.head.self_check() < 0.5
+    ids = gen._inputs(MESSAGES)["input_ids"]
+    with torch.no_grad():
+        want = gen.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=12,
+                                  min_new_tokens=12, do_sample=False, repetition_penalty=1.1)[0, ids.shape[1]:]
+    eos = {gen.model.generation_config.eos_token_id or 1}
+    got = list(greedy_tokens(gen.model, gen.head, ids, None, 12, eos, 1.1, min_new_tokens=12))
+    assert got == want.tolist()
+    assert gen.head.fallbacks < gen.head.steps  # the shortlist decided most steps itself
+    gen.head.shortlist = 1  # now the certificate fails almost always: the full layer decides
+    gen.head.fallbacks = 0
+    again = list(greedy_tokens(gen.model, gen.head, ids, None, 12, eos, 1.1, min_new_tokens=12))
+    assert again == got and gen.head.fallbacks > 0
+    gen.head.shortlist = 128
+    text_shortlist = gen.generate(MESSAGES, max_new_tokens=10)  # with the system part's cache
+    head, gen.head = gen.head, None
+    assert gen.generate(MESSAGES, max_new_tokens=10) == text_shortlist  # through model.generate
+    gen.head = head
+
+
+def test_shortlist_is_not_used_where_it_cannot_be_exact():
+    from types import SimpleNamespace
+
+    import torch
+
+    from tutor.answer.shortlist import supports
+
+    class Model(torch.nn.Module):
+        def __init__(self, bias=False, dtype=torch.float32):
+            super().__init__()
+            self.out = torch.nn.Linear(4, 10, bias=bias, dtype=dtype)
+            self.config = SimpleNamespace()
+
+        def get_output_embeddings(self):
+            return self.out
+
+    plain = SimpleNamespace()
+    assert supports(Model(), plain) == ""
+    assert "Linear" in supports(Model(bias=True), plain)
+    assert "bfloat16" in supports(Model(dtype=torch.bfloat16), plain)
+    assert "no_repeat_ngram_size" in supports(Model(), SimpleNamespace(no_repeat_ngram_size=3))

@@ -43,19 +43,21 @@ def native_bfloat16() -> bool:
 
 
 def pick_precision(precision: str) -> str:
-    """``auto`` is bfloat16 on CPUs with bfloat16 arithmetic, float32 elsewhere (on an
-    AVX2 laptop float32 decodes faster and answers sooner; bfloat16 saves 536 MB of
-    memory, on request). int8 is faster and smaller but only on request: on
-    Gemma-3-270M, with torch's dynamic int8 (activations quantised to 7 bits on x86),
-    the next token agrees with float32 at 43 % of positions against 97 % for bfloat16
-    (docs/performance.md); that is a different model, not a faster one."""
+    """``auto`` is float32: its tokens are the model's own, and through the certified
+    shortlist output layer (tutor/answer/shortlist.py) it decodes Gemma-3-270M faster than
+    bfloat16 even on a CPU with bfloat16 arithmetic (23.6 against 19.8 tokens/s on an
+    AVX512-BF16 EPYC, docs/performance.md); on an AVX2 laptop bfloat16 is emulated and
+    slower still. bfloat16 saves memory, on request (``native_bfloat16`` says whether the
+    CPU computes in it; for a large model on such a CPU it is the faster choice). int8
+    is faster and smaller but only on request: on Gemma-3-270M, with torch's dynamic int8
+    (activations quantised to 7 bits on x86), the next token agrees with float32 at 43 %
+    of positions against 97 % for bfloat16 (docs/performance.md); that is a different
+    model, not a faster one."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
     if precision == "int8" and not int8_supported():
         raise ValueError("this torch has no int8 kernels for this CPU")
-    if precision == "auto":
-        return "bfloat16" if native_bfloat16() else "float32"
-    return precision
+    return "float32" if precision == "auto" else precision
 
 
 def load_causal_lm(path: str, precision: str):
@@ -235,8 +237,11 @@ class PrefixCache:
         key = tuple(prefix_ids)
         if not key or key in self._caches:
             return
+        # The decoder alone: the model's output layer would compute (and the process keep)
+        # a 262k-word row of logits for every token of the prefix, 1 MB each.
+        body = self.model.get_decoder() if hasattr(self.model, "get_decoder") else self.model
         with torch.no_grad():
-            out = self.model(input_ids=torch.tensor([prefix_ids]), use_cache=True)
+            out = body(input_ids=torch.tensor([prefix_ids]), use_cache=True)
         cache = getattr(out, "cache", None) or out.past_key_values
         with self._lock:
             if len(self._caches) >= self.limit:

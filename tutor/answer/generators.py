@@ -46,10 +46,12 @@ def plain_prompt(messages: list[dict]) -> str:
 class TransformersGenerator(Generator):
     """Any causal LM in-process. ``precision`` is a ``generator_precision`` value
     (``auto``: see ``fastgen.pick_precision``; int8 quantises the weights at load); the KV cache of the system
-    part of the prompt is computed once and reused (``reuse_prefix``)."""
+    part of the prompt is computed once and reused (``reuse_prefix``). A float32 model decodes
+    through the certified shortlist output layer (``shortlist``; same tokens, about twice as
+    fast: tutor/answer/shortlist.py); other models through ``model.generate``."""
 
     def __init__(self, path: str, threads: int = 0, precision: str = "auto",
-                 reuse_prefix: bool = True):
+                 reuse_prefix: bool = True, shortlist: bool = True):
         import torch
         from transformers import AutoTokenizer
 
@@ -64,7 +66,33 @@ class TransformersGenerator(Generator):
         self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
         self.reuse_prefix = reuse_prefix
         self.prefix_cache = PrefixCache(self.model)
+        self.head = self._shortlist_head(path) if shortlist else None
         self._lock = threading.Lock()  # one generation at a time on a laptop CPU
+
+    def _shortlist_head(self, path: str):
+        """The certified float16 shortlist output layer (tutor/answer/shortlist.py), or
+        ``None`` where it cannot serve this model exactly."""
+        from tutor.answer.fastgen import checkpoint_rows
+        from tutor.answer.shortlist import ShortlistHead, supports
+
+        why = supports(self.model, self.model.generation_config)
+        if why:
+            log.info("shortlist output layer not used for %s: %s", path, why)
+            return None
+        output, embedding = self.model.get_output_embeddings(), self.model.get_input_embeddings()
+        shape = tuple(output.weight.shape)
+        # A tied table is read through the checkpoint file, block by block: reading the
+        # model's memory-mapped copy would make all of it resident, and the shortlist reads
+        # a few rows a token. (An untied output layer is read from the model.)
+        table = getattr(embedding, "weight", None)
+        tied = table is not None and table.data_ptr() == output.weight.data_ptr()
+        rows = checkpoint_rows(path, shape) if tied else None
+        head = ShortlistHead(self.model, rows)
+        worst = head.self_check(rows)
+        if worst >= 0.5:  # this CPU's float16 kernel is less exact than the bound assumes
+            log.warning("shortlist output layer not used: float16 error reached %.2f of its bound", worst)
+            return None
+        return head
 
     def _inputs(self, messages: list[dict]):
         if self.has_chat_template:
@@ -89,6 +117,10 @@ class TransformersGenerator(Generator):
         from transformers import TextIteratorStreamer
 
         inputs = self._inputs(messages)
+        config = self.model.generation_config
+        if self.head is not None and not config.cache_implementation:
+            yield from self._stream_shortlist(messages, inputs, max_new_tokens)
+            return
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         kwargs = dict(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
                       repetition_penalty=1.1, streamer=streamer)
@@ -112,6 +144,40 @@ class TransformersGenerator(Generator):
             worker.join()
         if errors:
             raise GeneratorError(f"generation failed: {errors[0]}")
+
+    def _stream_shortlist(self, messages: list[dict], inputs, max_new_tokens: int) -> Iterator[str]:
+        """Greedy decoding in this thread through the shortlist output layer: the tokens
+        ``model.generate`` gives with ``do_sample=False, repetition_penalty=1.1``."""
+        import torch
+        from transformers import TextStreamer
+
+        from tutor.answer.shortlist import greedy_tokens
+
+        class Pieces(TextStreamer):  # HF's word-by-word streaming, collected here
+            def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+                if text:
+                    out.append(text)
+
+        out: list[str] = []
+        streamer = Pieces(self.tokenizer, skip_special_tokens=True)
+        config = self.model.generation_config
+        eos = config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
+        ids = inputs["input_ids"]
+        with self._lock:
+            try:
+                cache = self._start_cache(messages, ids[0].tolist()) if self.reuse_prefix else None
+                for token in greedy_tokens(self.model, self.head, ids, cache, max_new_tokens, eos_ids,
+                                           penalty=1.1, min_new_tokens=config.min_new_tokens or 0):
+                    if token in eos_ids:
+                        break
+                    streamer.put(torch.tensor([token]))
+                    yield from out
+                    out.clear()
+                streamer.end()
+            except (RuntimeError, ValueError) as exc:
+                raise GeneratorError(f"generation failed: {exc}") from None
+            yield from out
 
 
 class OpenAIGenerator(Generator):

@@ -1,0 +1,162 @@
+"""Greedy decoding with a certified shortlist output layer.
+
+On Gemma-3-270M the output layer (262,144 x 640, tied to the embedding table) is 63 % of
+the weights read per token: in float32 it takes 43 ms of a 76 ms decode step on two
+cores. Here it is first computed from a float16 copy of the table (half the bytes, and
+torch's float16 matrix-vector kernel reads it about 5x faster than float32). The 128
+best rows are then recomputed exactly in float32 from the model's own table.
+
+The result is the same token as the float32 model's, not an approximation: every row
+gets an upper bound on its float16 error (rounding of the weights, of the hidden state
+and of the output; float32 accumulation is checked at load by ``self_check``). A token
+outside the shortlist can win only if its float16 score plus its bound reaches the best
+exact score (after the repetition penalty, which only lowers scores). When it could,
+that step falls back to the full float32 output layer. ``fallbacks`` counts those steps.
+
+Used by ``TransformersGenerator`` for greedy answers when the model allows it
+(``supports``); anything else goes through ``model.generate`` as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import torch
+
+log = logging.getLogger(__name__)
+
+SHORTLIST = 128  # rows recomputed exactly; 64 certified 92 % of steps on real text, 128 99.7 %
+_EPS = 2.0 ** -10  # two float16 roundings (weight and hidden state), 2^-11 each
+# generation_config fields that add logits processors this loop does not implement
+_UNSUPPORTED = ("no_repeat_ngram_size", "bad_words_ids", "suppress_tokens", "begin_suppress_tokens",
+                "forced_bos_token_id", "forced_eos_token_id", "sequence_bias", "encoder_repetition_penalty")
+
+
+class ShortlistHead:
+    """The output layer of ``model`` as a float16 shortlist plus exact float32 rescoring."""
+
+    def __init__(self, model, rows=None, shortlist: int = SHORTLIST):
+        output = model.get_output_embeddings()
+        self.weight = output.weight  # float32; only shortlisted rows are read per step
+        n_rows = self.weight.shape[0]
+        self.rows = rows
+        read = rows or (lambda a, b: self.weight[a:b])
+        # Built a block of rows at a time from ``rows`` (the checkpoint file): reading the
+        # model's memory-mapped table whole would make all of it resident.
+        self.half = torch.empty(self.weight.shape, dtype=torch.float16)
+        self.l1 = torch.empty(n_rows)
+        for start in range(0, n_rows, 16384):
+            block = read(start, min(n_rows, start + 16384)).detach().float()
+            self.half[start:start + len(block)] = block.half()
+            self.l1[start:start + len(block)] = block.abs().sum(1)
+        self.shortlist = min(shortlist, n_rows)
+        self.softcap = getattr(model.config, "final_logit_softcapping", None)
+        self.fallbacks = 0
+        self.steps = 0
+
+    def resident_bytes(self) -> int:
+        """Memory of the float16 table and the row bounds."""
+        return self.half.numel() * self.half.element_size() + self.l1.numel() * self.l1.element_size()
+
+    def _cap(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(x / self.softcap) * self.softcap if self.softcap else x
+
+    def full(self, h: torch.Tensor) -> torch.Tensor:
+        """Exact float32 logits of the hidden state ``h`` (1-D). Through ``rows`` (block
+        copies read from the checkpoint) when given: one product with the model's
+        memory-mapped table would leave all 670 MB of it resident for good."""
+        if self.rows is None:
+            return self._cap(self.weight @ h)
+        n = self.weight.shape[0]
+        return self._cap(torch.cat([self.rows(a, min(n, a + 16384)).float() @ h for a in range(0, n, 16384)]))
+
+    def next_token(self, h: torch.Tensor, seen: torch.Tensor | None, penalty: float,
+                   banned: torch.Tensor | None = None) -> int:
+        """The greedy token after ``h``, with HF's repetition penalty on the ``seen`` ids and
+        ``banned`` ids (e.g. end of text before ``min_new_tokens``) never chosen."""
+        self.steps += 1
+        approx = (self.half @ h.half()).float()
+        bound = self.l1 * (h.abs().max() * _EPS) + approx.abs() * _EPS + 1e-4
+        upper = approx + bound
+        if banned is not None:
+            upper[banned] = float("-inf")
+            approx[banned] = float("-inf")
+        top = torch.topk(approx, self.shortlist).indices
+        exact = self._cap(self.weight[top] @ h)
+        if seen is not None and penalty != 1.0:
+            hit = torch.isin(top, seen)
+            exact = torch.where(hit & (exact > 0), exact / penalty, torch.where(hit, exact * penalty, exact))
+        best = int(torch.argmax(exact))
+        upper[top] = float("-inf")
+        if exact[best] >= self._cap(upper.max()):
+            return int(top[best])
+        # a row outside the shortlist might still win: this step in full float32
+        self.fallbacks += 1
+        logits = self.full(h)
+        if seen is not None and penalty != 1.0:
+            vals = logits[seen]
+            logits[seen] = torch.where(vals > 0, vals / penalty, vals * penalty)
+        if banned is not None:
+            logits[banned] = float("-inf")
+        return int(torch.argmax(logits))
+
+    def self_check(self, rows=None, probes: int = 4, n_rows: int = 8192) -> float:
+        """Largest float16 error over its bound, on random hidden states and ``n_rows``
+        rows of the table (read through ``rows(start, stop)``, like the constructor, so
+        that the check does not make the whole memory-mapped table resident). Below 1
+        means the bound holds on this CPU's kernels (they accumulate in float32)."""
+        n_rows = min(n_rows, self.half.shape[0])
+        exact = (rows or (lambda a, b: self.weight[a:b]))(0, n_rows).detach().float()
+        half, l1 = self.half[:n_rows], self.l1[:n_rows]
+        worst = 0.0
+        gen = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for _ in range(probes):
+                h = torch.randn(exact.shape[1], generator=gen) * 3
+                approx = (half @ h.half()).float()
+                bound = l1 * (h.abs().max() * _EPS) + approx.abs() * _EPS + 1e-4
+                worst = max(worst, float(((exact @ h - approx).abs() / bound).max()))
+        return worst
+
+
+def supports(model, config) -> str:
+    """Why the shortlist loop cannot serve ``model`` ('' when it can)."""
+    output = model.get_output_embeddings()
+    if not isinstance(output, torch.nn.Linear) or output.bias is not None:
+        return "the output layer is not a plain Linear layer"
+    if output.weight.dtype != torch.float32:
+        return f"the output layer is {output.weight.dtype}, not float32"
+    if getattr(model.config, "is_encoder_decoder", False):
+        return "encoder-decoder model"
+    for name in _UNSUPPORTED:
+        if getattr(config, name, None):
+            return f"generation_config sets {name}"
+    return ""
+
+
+def greedy_tokens(model, head: ShortlistHead, input_ids: torch.Tensor, cache, max_new_tokens: int,
+                  eos_ids: set[int], penalty: float = 1.0, min_new_tokens: int = 0) -> Iterator[int]:
+    """Token ids of a greedy continuation of ``input_ids`` (1 x n), starting from ``cache``
+    (the KV cache of a prefix of ``input_ids``, or ``None``), as ``model.generate`` would
+    with ``do_sample=False`` and ``repetition_penalty=penalty``."""
+    from transformers import DynamicCache
+
+    decoder = model.get_decoder()
+    cache = cache if cache is not None else DynamicCache(config=model.config)
+    done = cache.get_seq_length()
+    seen = torch.unique(input_ids[0])
+    banned = torch.tensor(sorted(eos_ids), dtype=torch.long) if eos_ids else None
+    step_ids = input_ids[:, done:]
+    with torch.no_grad():
+        for n in range(max_new_tokens):
+            out = decoder(input_ids=step_ids, cache=cache, use_cache=True)
+            cache = getattr(out, "cache", None) or out.past_key_values
+            h = out.last_hidden_state[0, -1]
+            token = head.next_token(h, seen, penalty, banned if n < min_new_tokens else None)
+            yield token
+            if token in eos_ids:
+                return
+            if not bool((seen == token).any()):
+                seen = torch.cat([seen, torch.tensor([token])])
+            step_ids = torch.tensor([[token]])
