@@ -87,10 +87,10 @@ class ShortlistHead:
         if seen is not None and penalty != 1.0:
             hit = torch.isin(top, seen)
             exact = torch.where(hit & (exact > 0), exact / penalty, torch.where(hit, exact * penalty, exact))
-        best = int(torch.argmax(exact))
+        best = exact.max()
         upper[top] = float("-inf")
-        if exact[best] >= self._cap(upper.max()):
-            return int(top[best])
+        if best > self._cap(upper.max()):
+            return int(top[exact == best].min())  # on a tie, the lowest id, as argmax does
         # a row outside the shortlist might still win: this step in full float32
         self.fallbacks += 1
         logits = self.full(h)
