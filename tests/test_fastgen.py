@@ -171,6 +171,18 @@ def test_shortlist_decoding_gives_the_tokens_of_generate(tiny_gemma):
     again = list(greedy_tokens(gen.model, gen.head, ids, None, 12, eos, 1.1, min_new_tokens=12))
     assert again == got and gen.head.fallbacks > 0
     gen.head.shortlist = 128
+    # drafting from the prompt (prompt lookup) checks guesses, it does not change the answer
+    repeat = gen.tokenizer("one two three four five six one two three four five six one two three four "
+                           "five six one two", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        want = gen.model.generate(input_ids=repeat, attention_mask=torch.ones_like(repeat), max_new_tokens=16,
+                                  min_new_tokens=16, do_sample=False, repetition_penalty=1.1)[0, repeat.shape[1]:]
+    for lookahead in (0, 3, 8):
+        gen.head.drafted = gen.head.accepted = 0
+        got = list(greedy_tokens(gen.model, gen.head, repeat, None, 16, eos, 1.1, min_new_tokens=16,
+                                 lookahead=lookahead))
+        assert got == want.tolist(), lookahead
+        assert (gen.head.drafted > 0) == (lookahead > 0)
     text_shortlist = gen.generate(MESSAGES, max_new_tokens=10)  # with the system part's cache
     head, gen.head = gen.head, None
     assert gen.generate(MESSAGES, max_new_tokens=10) == text_shortlist  # through model.generate

@@ -15,6 +15,10 @@ from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
 
+# Tokens drafted by prompt lookup and checked with each step of the shortlist decoder
+# (tutor/answer/shortlist.py; the answer does not change). Measured: docs/performance.md.
+LOOKAHEAD = 4
+
 
 class GeneratorError(RuntimeError):
     """The generator failed (server down, timeout...); callers fall back."""
@@ -48,10 +52,11 @@ class TransformersGenerator(Generator):
     (``auto``: see ``fastgen.pick_precision``; int8 quantises the weights at load); the KV cache of the system
     part of the prompt is computed once and reused (``reuse_prefix``). A float32 model decodes
     through the certified shortlist output layer (``shortlist``; same tokens, about twice as
-    fast: tutor/answer/shortlist.py); other models through ``model.generate``."""
+    fast: tutor/answer/shortlist.py), drafting ``lookahead`` tokens from the prompt for each
+    step; other models through ``model.generate``."""
 
     def __init__(self, path: str, threads: int = 0, precision: str = "auto",
-                 reuse_prefix: bool = True, shortlist: bool = True):
+                 reuse_prefix: bool = True, shortlist: bool = True, lookahead: int = LOOKAHEAD):
         import torch
         from transformers import AutoTokenizer
 
@@ -67,6 +72,7 @@ class TransformersGenerator(Generator):
         self.reuse_prefix = reuse_prefix
         self.prefix_cache = PrefixCache(self.model)
         self.head = self._shortlist_head(path) if shortlist else None
+        self.lookahead = lookahead
         self._lock = threading.Lock()  # one generation at a time on a laptop CPU
 
     def _shortlist_head(self, path: str):
@@ -168,7 +174,8 @@ class TransformersGenerator(Generator):
             try:
                 cache = self._start_cache(messages, ids[0].tolist()) if self.reuse_prefix else None
                 for token in greedy_tokens(self.model, self.head, ids, cache, max_new_tokens, eos_ids,
-                                           penalty=1.1, min_new_tokens=config.min_new_tokens or 0):
+                                           penalty=1.1, min_new_tokens=config.min_new_tokens or 0,
+                                           lookahead=self.lookahead):
                     if token in eos_ids:
                         break
                     streamer.put(torch.tensor([token]))

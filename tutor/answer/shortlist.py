@@ -54,6 +54,7 @@ class ShortlistHead:
         self.softcap = getattr(model.config, "final_logit_softcapping", None)
         self.fallbacks = 0
         self.steps = 0
+        self.drafted = self.accepted = 0  # prompt-lookup tokens checked and kept (greedy_tokens)
 
     def resident_bytes(self) -> int:
         """Memory of the float16 table and the row bounds."""
@@ -71,12 +72,21 @@ class ShortlistHead:
         n = self.weight.shape[0]
         return self._cap(torch.cat([self.rows(a, min(n, a + 16384)).float() @ h for a in range(0, n, 16384)]))
 
+    def next_tokens(self, hs: torch.Tensor, seens: list[torch.Tensor], penalty: float,
+                    banned: list[torch.Tensor | None]) -> list[int]:
+        """``next_token`` for each row of ``hs`` (m x d), the float16 products of all rows
+        in one pass over the table (a draft's positions are verified together)."""
+        approx = (hs.half() @ self.half.T).float()
+        return [self.next_token(h, seen, penalty, ban, approx=row)
+                for h, seen, ban, row in zip(hs, seens, banned, approx)]
+
     def next_token(self, h: torch.Tensor, seen: torch.Tensor | None, penalty: float,
-                   banned: torch.Tensor | None = None) -> int:
+                   banned: torch.Tensor | None = None, approx: torch.Tensor | None = None) -> int:
         """The greedy token after ``h``, with HF's repetition penalty on the ``seen`` ids and
-        ``banned`` ids (e.g. end of text before ``min_new_tokens``) never chosen."""
+        ``banned`` ids (e.g. end of text before ``min_new_tokens``) never chosen.
+        ``approx``: the float16 product of ``h`` with the table, when already computed."""
         self.steps += 1
-        approx = (self.half @ h.half()).float()
+        approx = (self.half @ h.half()).float() if approx is None else approx
         bound = self.l1 * (h.abs().max() * _EPS) + approx.abs() * _EPS + 1e-4
         upper = approx + bound
         if banned is not None:
@@ -135,28 +145,70 @@ def supports(model, config) -> str:
     return ""
 
 
+def draft(tokens: list[int], length: int, ngram: int = 2) -> list[int]:
+    """Prompt lookup: the tokens that followed the last earlier occurrence of the sequence's
+    final ``ngram`` tokens (a grounded answer quotes its passages, so what followed a
+    phrase in the prompt often follows it again), up to ``length`` of them."""
+    if length <= 0 or len(tokens) <= ngram:
+        return []
+    tail = tokens[-ngram:]
+    for start in range(len(tokens) - ngram - 1, -1, -1):
+        if tokens[start:start + ngram] == tail:
+            return tokens[start + ngram:start + ngram + length]
+    return []
+
+
 def greedy_tokens(model, head: ShortlistHead, input_ids: torch.Tensor, cache, max_new_tokens: int,
-                  eos_ids: set[int], penalty: float = 1.0, min_new_tokens: int = 0) -> Iterator[int]:
+                  eos_ids: set[int], penalty: float = 1.0, min_new_tokens: int = 0,
+                  lookahead: int = 0) -> Iterator[int]:
     """Token ids of a greedy continuation of ``input_ids`` (1 x n), starting from ``cache``
     (the KV cache of a prefix of ``input_ids``, or ``None``), as ``model.generate`` would
-    with ``do_sample=False`` and ``repetition_penalty=penalty``."""
+    with ``do_sample=False`` and ``repetition_penalty=penalty``.
+
+    ``lookahead`` > 0 drafts up to that many tokens by prompt lookup (``draft``) and checks
+    them in the same forward pass as the next token: each drafted token is kept only while
+    it is the token greedy decoding picks at its position, so the output does not change;
+    a step that accepts j drafted tokens yields j + 1 tokens for one pass over the weights."""
     from transformers import DynamicCache
 
     decoder = model.get_decoder()
     cache = cache if cache is not None else DynamicCache(config=model.config)
+    if lookahead:
+        cache.activate_past_recording()  # rejected draft positions are cropped off again
     done = cache.get_seq_length()
+    tokens = input_ids[0].tolist()
     seen = torch.unique(input_ids[0])
     banned = torch.tensor(sorted(eos_ids), dtype=torch.long) if eos_ids else None
     step_ids = input_ids[:, done:]
+    made = 0
     with torch.no_grad():
-        for n in range(max_new_tokens):
-            out = decoder(input_ids=step_ids, cache=cache, use_cache=True)
+        while made < max_new_tokens:
+            guess = draft(tokens, min(lookahead, max_new_tokens - made - 1))
+            feed = torch.cat([step_ids, torch.tensor([guess], dtype=torch.long)], dim=1) if guess else step_ids
+            out = decoder(input_ids=feed, cache=cache, use_cache=True)
             cache = getattr(out, "cache", None) or out.past_key_values
-            h = out.last_hidden_state[0, -1]
-            token = head.next_token(h, seen, penalty, banned if n < min_new_tokens else None)
-            yield token
-            if token in eos_ids:
-                return
-            if not bool((seen == token).any()):
-                seen = torch.cat([seen, torch.tensor([token])])
-            step_ids = torch.tensor([[token]])
+            hs = out.last_hidden_state[0, -(len(guess) + 1):]
+            seens, seen_i = [], seen
+            for i in range(len(guess) + 1):  # position i has seen the first i drafted tokens
+                seens.append(seen_i)
+                if i < len(guess) and not bool((seen_i == guess[i]).any()):
+                    seen_i = torch.cat([seen_i, torch.tensor([guess[i]])])
+            bans = [banned if made + i < min_new_tokens else None for i in range(len(guess) + 1)]
+            picked = head.next_tokens(hs, seens, penalty, bans) if guess else [
+                head.next_token(hs[0], seen, penalty, bans[0])]
+            kept = 0
+            while kept < len(guess) and picked[kept] == guess[kept]:
+                kept += 1
+            head.drafted += len(guess)
+            head.accepted += kept
+            if lookahead:
+                cache.crop(-(len(guess) - kept) if kept < len(guess) else 0)
+            for token in picked[:kept + 1]:
+                yield token
+                made += 1
+                if token in eos_ids or made >= max_new_tokens:
+                    return
+                tokens.append(token)
+                if not bool((seen == token).any()):
+                    seen = torch.cat([seen, torch.tensor([token])])
+            step_ids = torch.tensor([[picked[kept]]])

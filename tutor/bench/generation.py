@@ -286,7 +286,8 @@ def run(settings, folder, quick: bool = False) -> Report:
 
     memory: dict[str, int] = {}  # bytes of weights each variant holds in memory
     gen = TransformersGenerator(path, threads=threads)  # exactly as the app loads it
-    ours_name = f"{OURS}, {gen.precision}{' + shortlist output layer' if gen.head else ''} + prompt cache"
+    ours_name = (f"{OURS}, {gen.precision}"
+                 f"{f' + shortlist output layer + prompt lookup ({gen.lookahead})' if gen.head else ''} + prompt cache")
     messages, prompt_tokens = grounded_messages(settings, gen.tokenizer, target,
                                                 words_per_passage=20 if quick else None)
     sizes = weight_bytes(path)
@@ -311,6 +312,10 @@ def run(settings, folder, quick: bool = False) -> Report:
             loaded[precision] = other
             prepare(steps[precision], ours, other, messages)
             memory[steps[precision]] = generator_weight_bytes(other)
+        name = "b. ours, float32 + shortlist, no prompt lookup"
+        plain = TransformersGenerator(path, threads=threads, precision="float32", lookahead=0)
+        prepare(name, ours, plain, messages, None, True)
+        memory[name] = generator_weight_bytes(plain)
         name = "b. ours, float32, full output layer (model.generate; the default before elsewhere)"
         full = TransformersGenerator(path, threads=threads, precision="float32", shortlist=False)
         prepare(name, ours, full, messages)
@@ -324,7 +329,7 @@ def run(settings, folder, quick: bool = False) -> Report:
         memory[name] = memory[steps["bfloat16"]]
     rows = interleaved(runners, n_new, repeats)
     if not quick:
-        del runners, gen, other, loaded, full
+        del runners, gen, other, loaded, full, plain
         gc.collect()
         name = "b. ours, bfloat16 + static KV cache + torch.compile (own process, after the others)"
         try:
