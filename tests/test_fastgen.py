@@ -148,7 +148,7 @@ def test_admission_is_kept_per_precision(tmp_path):
 
 
 @has_gemma
-def test_shortlist_decoding_gives_the_tokens_of_generate(tiny_gemma):
+def test_shortlist_decoding_gives_the_tokens_of_generate(tiny_gemma, monkeypatch):
     """The certified shortlist output layer is exact: the same greedy tokens (repetition
     penalty included) as ``model.generate``, also when every step must fall back to the
     full float32 layer, and from a prompt-cache copy."""
@@ -166,11 +166,15 @@ def test_shortlist_decoding_gives_the_tokens_of_generate(tiny_gemma):
     got = list(greedy_tokens(gen.model, gen.head, ids, None, 12, eos, 1.1, min_new_tokens=12))
     assert got == want.tolist()
     assert gen.head.fallbacks < gen.head.steps  # the shortlist decided most steps itself
+    from tutor.answer import shortlist
+
     gen.head.shortlist = 1  # now the certificate fails almost always: the full layer decides
+    monkeypatch.setattr(shortlist, "WIDER", 1)
     gen.head.fallbacks = 0
     again = list(greedy_tokens(gen.model, gen.head, ids, None, 12, eos, 1.1, min_new_tokens=12))
     assert again == got and gen.head.fallbacks > 0
     gen.head.shortlist = 128
+    monkeypatch.undo()
     # drafting from the prompt (prompt lookup) checks guesses, it does not change the answer
     repeat = gen.tokenizer("one two three four five six one two three four five six one two three four "
                            "five six one two", return_tensors="pt")["input_ids"]

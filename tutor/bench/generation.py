@@ -303,7 +303,7 @@ def run(settings, folder, quick: bool = False) -> Report:
         problems[LLAMA_CPP] = why_not
     if not quick:
         # the steps that led there, each on its own
-        steps = {"float32": "b. ours, float32 + shortlist output layer",
+        steps = {"float32": "b. ours, float32 + shortlist output layer + prompt lookup, no prompt cache",
                  "bfloat16": "b. ours, bfloat16 (the default before on bfloat16 CPUs)",
                  "int8": "b. ours, int8 dynamic quantisation"}
         loaded = {gen.precision: gen}
