@@ -604,3 +604,58 @@ def test_language_detection(text, lang):
     from tutor.ingest.langdetect import detect_language
 
     assert detect_language(text) == lang
+
+
+def test_bm25_indexes_are_saved_and_loaded_only_while_they_match(fake_runtime, monkeypatch, caplog):
+    """A start whose chunks are unchanged loads both BM25 indexes instead of tokenising every
+    passage again (minutes at 100k chunks); any change of the chunks, or a damaged file,
+    means a rebuild, and the loaded indexes search exactly as the rebuilt ones."""
+    from tutor.retrieval import indexes
+
+    rt = fake_runtime
+    queries = ["фотосинтез жарық", "Что такое фотосинтез?", "volcano magma", "Абай Құнанбайұлы"]
+
+    from tutor.retrieval.textnorm import tokenize
+
+    def results(index):
+        return [(index.lexical.search(q, 20)[1].tolist(), index.chars.search(q, 20)[1].tolist(),
+                 index.lexical.idf(tokenize(q)[0]),
+                 [h.chunk.id for h in Retriever(index).search(q, k=5).hits]) for q in queries]
+
+    built = results(rt.index)
+    assert rt.index.files.lexical.exists()
+    rt.store.close()
+    built_here = []
+    original = indexes.LexicalIndex.__init__
+
+    def counting_init(self, ids, texts, tokenizer=tokenize):
+        built_here.append(len(ids))
+        original(self, ids, texts, tokenizer)
+
+    monkeypatch.setattr(indexes.LexicalIndex, "__init__", counting_init)
+
+    def reopen():
+        built_here.clear()
+        store = Store(rt.settings.db_path)
+        index = SearchIndex(store, HashingEmbedder(), rt.settings.index_path)
+        index.open()
+        return store, index
+
+    store, index = reopen()
+    assert built_here == [0, 0]  # only the empty shells of the two loaded indexes
+    assert results(index) == built and sum(bool(r[0]) and bool(r[3]) for r in built) >= 3
+    some = next(iter(store.chunk_ids()))
+    doc = store.documents_of_chunks([some])[some]
+    store.delete_document(doc.doc_key)
+    store.close()
+    store, index = reopen()
+    assert max(built_here) == len(store.chunk_ids())  # the corpus changed: rebuilt
+    store.close()
+    index.files.lexical.write_bytes(b"PK\x03\x04 not a zip")
+    with caplog.at_level("WARNING"):
+        store, index = reopen()
+    assert "damaged" in caplog.text and max(built_here) == len(store.chunk_ids())
+    assert results(index)[0][0]
+    store.close()
+    assert indexes.lexical_digest([1, 2], ["a", "b"]) != indexes.lexical_digest([1, 3], ["a", "b"])
+    assert indexes.lexical_digest([1, 2], ["a", "b"]) != indexes.lexical_digest([1, 2], ["a", "c"])

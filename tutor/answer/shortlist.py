@@ -159,16 +159,21 @@ def supports(model, config) -> str:
     return ""
 
 
-def draft(tokens: list[int], length: int, ngram: int = 2) -> list[int]:
+NGRAMS = (2,)  # the phrase lengths drafts are looked up by, longest first
+
+
+def draft(tokens: list[int], length: int, ngrams: tuple[int, ...] | None = None) -> list[int]:
     """Prompt lookup: the tokens that followed the last earlier occurrence of the sequence's
-    final ``ngram`` tokens (a grounded answer quotes its passages, so what followed a
-    phrase in the prompt often follows it again), up to ``length`` of them."""
-    if length <= 0 or len(tokens) <= ngram:
-        return []
-    tail = tokens[-ngram:]
-    for start in range(len(tokens) - ngram - 1, -1, -1):
-        if tokens[start:start + ngram] == tail:
-            return tokens[start + ngram:start + ngram + length]
+    final n tokens (a grounded answer quotes its passages, so what followed a phrase in
+    the prompt often follows it again), up to ``length`` of them; n from ``ngrams``,
+    longest first."""
+    for n in ngrams or NGRAMS:
+        if length <= 0 or len(tokens) <= n:
+            continue
+        tail = tokens[-n:]
+        for start in range(len(tokens) - n - 1, -1, -1):
+            if tokens[start:start + n] == tail:
+                return tokens[start + n:start + n + length]
     return []
 
 
