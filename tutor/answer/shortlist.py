@@ -6,12 +6,15 @@ cores. Here it is first computed from a float16 copy of the table (half the byte
 torch's float16 matrix-vector kernel reads it about 5x faster than float32). The 128
 best rows are then recomputed exactly in float32 from the model's own table.
 
-The result is the same token as the float32 model's, not an approximation: every row
-gets an upper bound on its float16 error (rounding of the weights, of the hidden state
-and of the output; float32 accumulation is checked at load by ``self_check``). A token
-outside the shortlist can win only if its float16 score plus its bound reaches the best
-exact score (after the repetition penalty, which only lowers scores). When it could,
-that step falls back to the full float32 output layer. ``fallbacks`` counts those steps.
+The result is the float32 model's token, not an approximation: every row gets an upper
+bound on its float16 error (rounding of the weights, of the hidden state and of the
+output, and float32 summation; ``self_check`` tests the CPU's kernel against it at load).
+A token outside the shortlist can win only if its float16 score plus its bound reaches
+the best exact score (after the repetition penalty, which only lowers scores). When it
+could, that step widens the shortlist and then falls back to the full float32 output
+layer; ``fallbacks`` counts those steps. (One caveat: the 128 rows are summed in float32
+in another order than a product over the whole table, so two tokens whose scores tie to
+the last bit or two could be ordered either way; tests compare with ``model.generate``.)
 
 Used by ``TransformersGenerator`` for greedy answers when the model allows it
 (``supports``); anything else goes through ``model.generate`` as before.
@@ -36,9 +39,11 @@ _TINY = 2.0 ** -24  # float16's subnormal step: values below 6e-5 lose up to hal
 
 def error_bound(l1: torch.Tensor, h: torch.Tensor, approx: torch.Tensor, dtype=torch.float16) -> torch.Tensor:
     """Per row, an upper bound on |float32 product - low-precision product| for a row with
-    L1 norm ``l1``: relative rounding of both factors, the absolute rounding of subnormal
-    ones, and the output's own rounding."""
-    eps = 2 * _ROUNDOFF[dtype]
+    L1 norm ``l1``: relative rounding of both factors (2u + u^2), the absolute rounding of
+    subnormal ones, the worst case of float32 summation over ``len(h)`` terms (n * 2^-24,
+    a float32 roundoff per addition), and the output's own rounding."""
+    u = _ROUNDOFF[dtype]
+    eps = 2 * u + u * u + h.numel() * 2.0 ** -24
     h_abs = h.abs()
     return (l1 * (h_abs.max() * eps + _TINY) + h_abs.sum() * _TINY + approx.abs() * eps + 1e-4)
 
