@@ -31,18 +31,16 @@ log = logging.getLogger(__name__)
 
 SHORTLIST = 128  # rows recomputed exactly; 64 certified 92 % of steps on real text, 128 99.7 %
 WIDER = 2048  # when 128 rows do not settle a step, this many before the full layer
-# Unit roundoff of the table's type: float16 keeps 11 significant bits, bfloat16 8. Each
-# product rounds two factors and its output, hence twice the roundoff per factor.
-_ROUNDOFF = {torch.float16: 2.0 ** -11, torch.bfloat16: 2.0 ** -8}
+_ROUNDOFF = 2.0 ** -11  # float16 keeps 11 significant bits
 _TINY = 2.0 ** -24  # float16's subnormal step: values below 6e-5 lose up to half of it
 
 
-def error_bound(l1: torch.Tensor, h: torch.Tensor, approx: torch.Tensor, dtype=torch.float16) -> torch.Tensor:
+def error_bound(l1: torch.Tensor, h: torch.Tensor, approx: torch.Tensor) -> torch.Tensor:
     """Per row, an upper bound on |float32 product - low-precision product| for a row with
     L1 norm ``l1``: relative rounding of both factors (2u + u^2), the absolute rounding of
     subnormal ones, the worst case of float32 summation over ``len(h)`` terms (n * 2^-24,
     a float32 roundoff per addition), and the output's own rounding."""
-    u = _ROUNDOFF[dtype]
+    u = _ROUNDOFF
     eps = 2 * u + u * u + h.numel() * 2.0 ** -24
     h_abs = h.abs()
     return (l1 * (h_abs.max() * eps + _TINY) + h_abs.sum() * _TINY + approx.abs() * eps + 1e-4)
@@ -56,11 +54,10 @@ _UNSUPPORTED = ("no_repeat_ngram_size", "bad_words_ids", "suppress_tokens", "beg
 class ShortlistHead:
     """The output layer of ``model`` as a float16 shortlist plus exact float32 rescoring."""
 
-    def __init__(self, model, rows=None, shortlist: int = SHORTLIST, dtype=torch.float16):
+    def __init__(self, model, rows=None, shortlist: int = SHORTLIST):
         # float16, not bfloat16: on an AVX512-BF16 CPU a draft's 5 rows take 12 ms in
         # bfloat16 against 34 in float16, but bfloat16's error bound is 8x wider and did not
         # settle 127 of 151 steps (the full layer decided them): slower overall
-        self.dtype = dtype
         output = model.get_output_embeddings()
         self.weight = output.weight  # float32; only shortlisted rows are read per step
         n_rows = self.weight.shape[0]
@@ -68,11 +65,11 @@ class ShortlistHead:
         read = rows or (lambda a, b: self.weight[a:b])
         # Built a block of rows at a time from ``rows`` (the checkpoint file): reading the
         # model's memory-mapped table whole would make all of it resident.
-        self.half = torch.empty(self.weight.shape, dtype=self.dtype)
+        self.half = torch.empty(self.weight.shape, dtype=torch.float16)
         self.l1 = torch.empty(n_rows)
         for start in range(0, n_rows, 16384):
             block = read(start, min(n_rows, start + 16384)).detach().float()
-            self.half[start:start + len(block)] = block.to(self.dtype)
+            self.half[start:start + len(block)] = block.half()
             self.l1[start:start + len(block)] = block.abs().sum(1)
         self.shortlist = min(shortlist, n_rows)
         self.softcap = getattr(model.config, "final_logit_softcapping", None)
@@ -102,8 +99,8 @@ class ShortlistHead:
         ``banned`` ids (e.g. end of text before ``min_new_tokens``) never chosen.
         ``approx``: the float16 product of ``h`` with the table, when already computed."""
         self.steps += 1
-        approx = (self.half @ h.to(self.dtype)).float() if approx is None else approx
-        upper = approx + error_bound(self.l1, h, approx, self.dtype)
+        approx = (self.half @ h.half()).float() if approx is None else approx
+        upper = approx + error_bound(self.l1, h, approx)
         if banned is not None:
             upper[banned] = float("-inf")
             approx[banned] = float("-inf")
@@ -143,8 +140,8 @@ class ShortlistHead:
         with torch.no_grad():
             for _ in range(probes):
                 h = torch.randn(exact.shape[1], generator=gen) * 3
-                approx = (half @ h.to(self.dtype)).float()
-                bound = error_bound(l1, h, approx, self.dtype)
+                approx = (half @ h.half()).float()
+                bound = error_bound(l1, h, approx)
                 worst = max(worst, float(((exact @ h - approx).abs() / bound).max()))
         return worst
 
