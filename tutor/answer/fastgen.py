@@ -33,22 +33,13 @@ def int8_supported() -> bool:
     return any(e in engines for e in ("x86", "fbgemm", "qnnpack"))
 
 
-def native_bfloat16() -> bool:
-    """Whether the CPU computes in bfloat16 itself (AVX512-BF16, AMX); elsewhere torch
-    converts every block to float32 and bfloat16 is slower than float32."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
 def pick_precision(precision: str) -> str:
     """``auto`` is float32: its tokens are the model's own, and through the certified
     shortlist output layer (tutor/answer/shortlist.py) it decodes Gemma-3-270M faster than
     bfloat16 even on a CPU with bfloat16 arithmetic (23.6 against 19.8 tokens/s on an
     AVX512-BF16 EPYC, docs/performance.md); on an AVX2 laptop bfloat16 is emulated and
-    slower still. bfloat16 saves memory, on request (``native_bfloat16`` says whether the
-    CPU computes in it; for a large model on such a CPU it is the faster choice). int8
+    slower still. bfloat16 saves memory, on request (for a large model on a CPU that
+    computes in bfloat16 it is the faster choice). int8
     is faster and smaller but only on request: on Gemma-3-270M, with torch's dynamic int8
     (activations quantised to 7 bits on x86), the next token agrees with float32 at 43 %
     of positions against 97 % for bfloat16 (docs/performance.md); that is a different

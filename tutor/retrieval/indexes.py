@@ -141,11 +141,9 @@ class LexicalIndex:
         if self.retriever is None:
             return {f"{prefix}ids": self.ids}
         scores, vocab = self.retriever.scores, self.retriever.vocab_dict
-        words = np.empty(len(vocab), dtype=object)
-        for word, at in vocab.items():
-            words[at] = word
+        words = np.array(sorted(vocab, key=vocab.__getitem__))  # each word at its column
         return {f"{prefix}ids": self.ids, f"{prefix}data": scores["data"], f"{prefix}indices": scores["indices"],
-                f"{prefix}indptr": scores["indptr"], f"{prefix}vocab": words.astype(str)}
+                f"{prefix}indptr": scores["indptr"], f"{prefix}vocab": words}
 
     @classmethod
     def from_state(cls, arrays, prefix: str, tokenizer) -> LexicalIndex:
