@@ -56,17 +56,31 @@ def test_the_sentence_with_the_asked_answer_type_is_quoted_first(question, lang,
     assert answer in sentence
 
 
-def test_a_third_sentence_is_quoted_only_when_it_scores_near_the_best():
-    # no embedder: scores are word overlap with the question (plus a tiny rank bonus)
+def test_the_sentence_after_the_one_that_repeats_the_question_comes_next():
+    # no embedder: scores are word overlap, plus the neighbour lift, plus the passage's score
     question = "Фотосинтез жүретін жасушалардағы хлоропласт пен хлорофилл қандай рөл атқарады?"
-    passage = ("Фотосинтез жасушалардағы хлоропласт ішінде жүреді. "
-               "Хлорофилл жарықты сіңіреді де фотосинтез басталады. "
-               "Өсімдік тамыры суды топырақтан алады.")
-    tight = ExtractiveComposer(embedder=None)
-    assert len(tight.best_sentences(question, [_hit(passage, "kk")])) == 2
-    loose = ExtractiveComposer(embedder=None, extra_margin=1.0)
-    assert len(loose.best_sentences(question, [_hit(passage, "kk")])) == 3
-    near = ("Фотосинтез жасушалардағы хлоропласт ішінде жүреді. "
-            "Хлорофилл хлоропласт ішінде жарықты сіңіреді де фотосинтез жүреді. "
-            "Жасушалардағы хлоропласт пен хлорофилл фотосинтез үшін жарық жинайды.")
-    assert len(tight.best_sentences(question, [_hit(near, "kk")])) == 3
+    passage = ("Фотосинтез жасушалардағы хлоропласт пен хлорофилл арқылы жүреді. "  # repeats
+               "Олар күн жарығының энергиясын қантқа айналдырады. "  # answers, no shared word
+               "Өсімдік тамыры суды топырақтан алады. "
+               "Жасушалардағы хлоропласт жасыл түсті болады.")  # half the words, far away
+    picked = ExtractiveComposer(embedder=None, max_sentences=2).best_sentences(
+        question, [_hit(passage, "kk")])
+    assert [s for _, s, _ in picked] == [
+        "Фотосинтез жасушалардағы хлоропласт пен хлорофилл арқылы жүреді.",
+        "Олар күн жарығының энергиясын қантқа айналдырады."]
+    # alone (no neighbour to lift it) the answering sentence loses to the far half match
+    alone = passage.split(". ", 1)[1]
+    picked = ExtractiveComposer(embedder=None, max_sentences=1).best_sentences(
+        question, [_hit(alone, "kk")])
+    assert picked[0][1] == "Жасушалардағы хлоропласт жасыл түсті болады."
+
+
+def test_of_two_equal_sentences_the_better_passage_is_quoted_first():
+    question = "Какую роль играет хлоропласт в клетке?"
+    weak = _hit("Хлоропласт находится в клетке растения.", "ru")
+    strong = _hit("Хлоропласт работает в клетке растения.", "ru")
+    weak.score, strong.score = 0.4, 0.9
+    # listed weak first, so that a tie would keep it first
+    picked = ExtractiveComposer(embedder=None).best_sentences(question, [weak, strong])
+    assert [i for i, _, _ in picked] == [1, 0]
+    assert len(picked) == 2  # up to three sentences; the two passages hold two

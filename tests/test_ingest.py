@@ -584,6 +584,27 @@ def test_lexical_scores_are_bm25s_scores():
         assert lex.doc_freq(word) == sum(word in t.split() for t in texts)
 
 
+def test_unknown_share_counts_words_the_corpus_never_uses_and_forgives_a_typo():
+    """The evidence model's fourth feature: a question naming things no passage mentions
+    (a topic the materials lack) scores near 1, a question in the materials' words 0, and
+    one swapped pair of letters in a long word leaves it mostly known."""
+    from tutor.retrieval.hybrid import unknown_share
+    from tutor.retrieval.indexes import LexicalIndex
+    from tutor.retrieval.textnorm import char_ngrams
+
+    texts = ["Фотосинтез жасыл өсімдіктердің жапырағында жүреді.",
+             "Хлорофилл күн жарығын сіңіреді, хлоропласт оны энергияға айналдырады."]
+    chars = LexicalIndex([1, 2], texts, char_ngrams)
+    assert unknown_share("Фотосинтез қайда жүреді?", chars) == 0.0
+    assert unknown_share("Юпитер мен Сатурн", chars) == 1.0
+    typo = unknown_share("Фотосинеткз қайда жүреді?", chars)
+    assert 0.0 < typo < 0.4
+    half = unknown_share("Фотосинтез Юпитерде жүре ме?", chars)
+    assert 0.3 < half < 0.7
+    assert unknown_share("?!", chars) == 0.0
+    assert unknown_share("Фотосинтез", LexicalIndex([], [], char_ngrams)) == 0.0
+
+
 @pytest.mark.parametrize("text, lang", [
     ("Абай кім?", "kk"),
     ("Абай неше жаста болды?", "kk"),  # no Kazakh letter, a Kazakh question word

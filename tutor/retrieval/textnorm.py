@@ -110,19 +110,23 @@ def tokenize(text: str, stopwords: bool = True, lang: str = "") -> list[str]:
     return [stem(w, lang) for w in words if not (stopwords and w in STOPWORDS)]
 
 
+def question_words(text: str) -> list[str]:
+    """The folded words of a text, stopwords left out: what ``char_ngrams`` splits."""
+    return [w for w in _TOKEN.findall(_fold(text)) if w not in STOPWORDS]
+
+
 def char_ngrams(text: str, n: int = 5) -> list[str]:
     """Character n-grams of each word, with word boundaries marked. A second lexical
     view that needs no stemmer: on KazQAD it adds +0.02 MRR@10 to the fusion of dense and
     stem BM25, because it matches Kazakh stems the suffix stripper misses."""
     out: list[str] = []
-    for w in _TOKEN.findall(_fold(text)):
-        if w not in STOPWORDS:
-            out.extend(_word_ngrams(w, n))
+    for w in question_words(text):
+        out.extend(word_ngrams(w, n))
     return out
 
 
 @lru_cache(maxsize=200_000)
-def _word_ngrams(word: str, n: int) -> tuple[str, ...]:
+def word_ngrams(word: str, n: int) -> tuple[str, ...]:
     """One word's n-grams with its boundaries marked (``_word_``); words recur, so they
     are remembered."""
     w = f"_{word}_"
