@@ -192,6 +192,41 @@ def test_shortlist_decoding_gives_the_tokens_of_generate(tiny_gemma, monkeypatch
     gen.head = head
 
 
+def test_packed_linear_layers_compute_the_same_model(tiny_gemma):
+    """float32 Linear layers multiplied by oneDNN: every layer but the output one is
+    packed, from the checkpoint file; logits agree with MKL's to float32 roundoff, and the
+    greedy answer is the same."""
+    import torch
+
+    packed = TransformersGenerator(tiny_gemma, precision="float32")
+    plain = TransformersGenerator(tiny_gemma, precision="float32", packed=False)
+    layers = [m for m in packed.model.modules() if isinstance(m, fastgen.PackedLinear)]
+    if not fastgen.onednn_linear_available():
+        assert not layers
+        pytest.skip("this torch has no oneDNN linear kernels")
+    linear = [m for m in plain.model.modules() if type(m) is torch.nn.Linear]
+    assert len(layers) == len(linear) - 1  # all but the output layer
+    assert type(packed.model.get_output_embeddings()) is torch.nn.Linear
+    assert fastgen.weight_bytes_in_memory(packed.model) == fastgen.weight_bytes_in_memory(plain.model)
+    ids = packed._inputs(MESSAGES)["input_ids"]
+    with torch.no_grad():
+        a, b = packed.model(input_ids=ids).logits[0], plain.model(input_ids=ids).logits[0]
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    assert packed.generate(MESSAGES, max_new_tokens=10) == plain.generate(MESSAGES, max_new_tokens=10)
+
+
+def test_a_layer_that_strays_is_not_packed(tiny_gemma, monkeypatch):
+    import torch
+
+    if not fastgen.onednn_linear_available():
+        pytest.skip("this torch has no oneDNN linear kernels")
+    real = torch.ops.mkldnn._linear_pointwise
+    monkeypatch.setattr(fastgen.PackedLinear, "forward", lambda self, x: real(
+        x, self.packed, self.bias, "none", [], "") * (1 + 1e-3))  # a kernel 0.1 % off
+    gen = TransformersGenerator(tiny_gemma, precision="float32")
+    assert not any(isinstance(m, fastgen.PackedLinear) for m in gen.model.modules())
+
+
 def test_shortlist_is_not_used_where_it_cannot_be_exact():
     from types import SimpleNamespace
 

@@ -53,10 +53,12 @@ class TransformersGenerator(Generator):
     part of the prompt is computed once and reused (``reuse_prefix``). A float32 model decodes
     through the certified shortlist output layer (``shortlist``; same tokens, about twice as
     fast: tutor/answer/shortlist.py), drafting ``lookahead`` tokens from the prompt for each
-    step; other models through ``model.generate``."""
+    step; other models through ``model.generate``. A float32 model's other Linear layers
+    multiply through oneDNN (``packed``; fastgen.PackedLinear)."""
 
     def __init__(self, path: str, threads: int = 0, precision: str = "auto",
-                 reuse_prefix: bool = True, shortlist: bool = True, lookahead: int = LOOKAHEAD):
+                 reuse_prefix: bool = True, shortlist: bool = True, lookahead: int = LOOKAHEAD,
+                 packed: bool = True):
         import torch
         from transformers import AutoTokenizer
 
@@ -67,7 +69,7 @@ class TransformersGenerator(Generator):
         self.name = path
         self.precision = pick_precision(precision)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = load_causal_lm(path, self.precision)
+        self.model = load_causal_lm(path, self.precision, packed)
         self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
         self.reuse_prefix = reuse_prefix
         self.prefix_cache = PrefixCache(self.model)

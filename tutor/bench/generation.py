@@ -312,6 +312,10 @@ def run(settings, folder, quick: bool = False) -> Report:
             loaded[precision] = other
             prepare(steps[precision], ours, other, messages)
             memory[steps[precision]] = generator_weight_bytes(other)
+        name = "b. ours, float32 + shortlist + prompt lookup, MKL layers (before oneDNN), no prompt cache"
+        mkl = TransformersGenerator(path, threads=threads, precision="float32", packed=False)
+        prepare(name, ours, mkl, messages)
+        memory[name] = generator_weight_bytes(mkl)
         name = "b. ours, float32 + shortlist, no prompt lookup"
         plain = TransformersGenerator(path, threads=threads, precision="float32", lookahead=0)
         prepare(name, ours, plain, messages, None, True)
@@ -329,7 +333,7 @@ def run(settings, folder, quick: bool = False) -> Report:
         memory[name] = memory[steps["bfloat16"]]
     rows = interleaved(runners, n_new, repeats)
     if not quick:
-        del runners, gen, other, loaded, full, plain
+        del runners, gen, other, loaded, full, plain, mkl
         gc.collect()
         name = "b. ours, bfloat16 + static KV cache + torch.compile (own process, after the others)"
         try:
