@@ -147,16 +147,26 @@ def test_admission_is_kept_per_precision(tmp_path):
 
 
 @has_gemma
-def test_shortlist_decoding_gives_the_tokens_of_generate(tiny_gemma, monkeypatch):
-    """The certified shortlist output layer is exact: the same greedy tokens (repetition
-    penalty included) as ``model.generate``, also when every step must fall back to the
-    full float32 layer, and from a prompt-cache copy."""
+def _bfloat16_table_works() -> bool:
     import torch
 
-    from tutor.answer.shortlist import greedy_tokens
+    return fastgen.onednn_linear_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+@pytest.mark.parametrize("dtype", ["float16", pytest.param("bfloat16", marks=pytest.mark.skipif(
+    not _bfloat16_table_works(), reason="no oneDNN bfloat16 here"))])
+def test_shortlist_decoding_gives_the_tokens_of_generate(tiny_gemma, monkeypatch, dtype):
+    """The certified shortlist output layer is exact, with either table: the same greedy
+    tokens (repetition penalty included) as ``model.generate``, also when every step must
+    fall back to the full float32 layer, and from a prompt-cache copy."""
+    import torch
+
+    from tutor.answer.shortlist import ShortlistHead, greedy_tokens
 
     gen = TransformersGenerator(tiny_gemma, precision="float32")
-    assert gen.head is not None and gen.head.self_check() < 0.5
+    assert gen.head is not None
+    gen.head = ShortlistHead(gen.model, dtype=dtype)
+    assert gen.head.batched == (dtype == "bfloat16") and gen.head.self_check() < 0.5
     ids = gen._inputs(MESSAGES)["input_ids"]
     with torch.no_grad():
         want = gen.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=12,
@@ -225,6 +235,17 @@ def test_a_layer_that_strays_is_not_packed(tiny_gemma, monkeypatch):
         x, self.packed, self.bias, "none", [], "") * (1 + 1e-3))  # a kernel 0.1 % off
     gen = TransformersGenerator(tiny_gemma, precision="float32")
     assert not any(isinstance(m, fastgen.PackedLinear) for m in gen.model.modules())
+
+
+def test_a_table_that_fails_its_check_gives_way_to_float16_then_to_none(tiny_gemma, monkeypatch):
+    from tutor.answer import shortlist
+
+    monkeypatch.setattr(shortlist, "table_dtype", lambda: "bfloat16" if _bfloat16_table_works() else "float16")
+    monkeypatch.setattr(shortlist.ShortlistHead, "self_check",
+                        lambda self, *a, **k: 1.0 if self.dtype == "bfloat16" else 0.1)
+    assert TransformersGenerator(tiny_gemma, precision="float32").head.dtype == "float16"
+    monkeypatch.setattr(shortlist.ShortlistHead, "self_check", lambda self, *a, **k: 1.0)
+    assert TransformersGenerator(tiny_gemma, precision="float32").head is None
 
 
 def test_shortlist_is_not_used_where_it_cannot_be_exact():

@@ -78,10 +78,11 @@ class TransformersGenerator(Generator):
         self._lock = threading.Lock()  # one generation at a time on a laptop CPU
 
     def _shortlist_head(self, path: str):
-        """The certified float16 shortlist output layer (tutor/answer/shortlist.py), or
-        ``None`` where it cannot serve this model exactly."""
+        """The certified shortlist output layer (tutor/answer/shortlist.py) with the table
+        this CPU reads fastest, float16 if that one fails its check, or ``None`` where it
+        cannot serve this model exactly."""
         from tutor.answer.fastgen import checkpoint_rows
-        from tutor.answer.shortlist import ShortlistHead, supports
+        from tutor.answer.shortlist import ShortlistHead, supports, table_dtype
 
         why = supports(self.model, self.model.generation_config)
         if why:
@@ -95,12 +96,15 @@ class TransformersGenerator(Generator):
         table = getattr(embedding, "weight", None)
         tied = table is not None and table.data_ptr() == output.weight.data_ptr()
         rows = checkpoint_rows(path, shape) if tied else None
-        head = ShortlistHead(self.model, rows)
-        worst = head.self_check()
-        if worst >= 0.5:  # this CPU's float16 kernel is less exact than the bound assumes
-            log.warning("shortlist output layer not used: float16 error reached %.2f of its bound", worst)
-            return None
-        return head
+        for dtype in dict.fromkeys((table_dtype(), "float16")):
+            head = ShortlistHead(self.model, rows, dtype=dtype)
+            worst = head.self_check()
+            if worst < 0.5:
+                return head
+            # this CPU's kernel is less exact than the bound assumes
+            log.warning("%s shortlist table not used: its error reached %.2f of its bound", dtype, worst)
+            del head
+        return None
 
     def _inputs(self, messages: list[dict]):
         if self.has_chat_template:

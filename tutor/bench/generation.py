@@ -225,12 +225,22 @@ def llama_cpp_gguf(settings, spec: str) -> tuple[str | None, str]:
 
 def generator_weight_bytes(gen: TransformersGenerator) -> int:
     """Bytes of weights a generator keeps in memory: with the shortlist output layer, its
-    float16 table instead of the float32 one, which stays memory-mapped (a few rows read
+    16-bit table instead of the float32 one, which stays memory-mapped (a few rows read
     a token)."""
     total = weight_bytes_in_memory(gen.model)
     if gen.head is not None:
         total += gen.head.resident_bytes() - gen.head.weight.numel() * gen.head.weight.element_size()
     return total
+
+
+def float16_head(gen: TransformersGenerator, path: str):
+    """``gen``'s shortlist output layer again, with the float16 table."""
+    from tutor.answer.fastgen import checkpoint_rows
+    from tutor.answer.shortlist import ShortlistHead
+
+    shape = tuple(gen.model.get_output_embeddings().weight.shape)
+    gen.head = None
+    return ShortlistHead(gen.model, checkpoint_rows(path, shape), dtype="float16")
 
 
 def weight_format(variant: str) -> str:
@@ -257,7 +267,7 @@ def weight_bytes(path: str) -> dict:
     embed = model.get_input_embeddings().weight.numel()
     return {"params": params, "embedding_params": embed, "fp32": params * 4, "bf16": params * 2,
             "int8_linear": params,  # int8 Linear layers, the output layer too; a lookup reads one row
-            # float32 layers and the float16 table of the shortlist output layer (128 float32 rows)
+            # float32 layers and the 16-bit table of the shortlist output layer (128 float32 rows)
             "fp32_shortlist": (params - embed) * 4 + embed * 2}
 
 
@@ -286,8 +296,9 @@ def run(settings, folder, quick: bool = False) -> Report:
 
     memory: dict[str, int] = {}  # bytes of weights each variant holds in memory
     gen = TransformersGenerator(path, threads=threads)  # exactly as the app loads it
-    ours_name = (f"{OURS}, {gen.precision}"
-                 f"{f' + shortlist output layer + prompt lookup ({gen.lookahead})' if gen.head else ''} + prompt cache")
+    steps_of_ours = (f" + shortlist output layer ({gen.head.dtype} table) + prompt lookup ({gen.lookahead})"
+                     if gen.head else "")
+    ours_name = f"{OURS}, {gen.precision}{steps_of_ours} + prompt cache"
     messages, prompt_tokens = grounded_messages(settings, gen.tokenizer, target,
                                                 words_per_passage=20 if quick else None)
     sizes = weight_bytes(path)
@@ -312,6 +323,12 @@ def run(settings, folder, quick: bool = False) -> Report:
             loaded[precision] = other
             prepare(steps[precision], ours, other, messages)
             memory[steps[precision]] = generator_weight_bytes(other)
+        if gen.head is not None and gen.head.dtype != "float16":
+            name = "b. ours, float32 + shortlist with the float16 table (one position at a time), no prompt cache"
+            f16 = TransformersGenerator(path, threads=threads, precision="float32")
+            f16.head = float16_head(f16, path)
+            prepare(name, ours, f16, messages)
+            memory[name] = generator_weight_bytes(f16)
         name = "b. ours, float32 + shortlist + prompt lookup, MKL layers (before oneDNN), no prompt cache"
         mkl = TransformersGenerator(path, threads=threads, precision="float32", packed=False)
         prepare(name, ours, mkl, messages)
@@ -334,6 +351,7 @@ def run(settings, folder, quick: bool = False) -> Report:
     rows = interleaved(runners, n_new, repeats)
     if not quick:
         del runners, gen, other, loaded, full, plain, mkl
+        f16 = None
         gc.collect()
         name = "b. ours, bfloat16 + static KV cache + torch.compile (own process, after the others)"
         try:
@@ -366,7 +384,7 @@ def run(settings, folder, quick: bool = False) -> Report:
     phys = report.table("Physical reference: memory bandwidth / bytes of weights read per token",
                         ["weights", "bytes per token", "ceiling tok/s", "best measured decode tok/s",
                          "share of ceiling"])
-    for key, label in (("fp32", "float32"), ("fp32_shortlist", "float32 layers + float16 shortlist table"),
+    for key, label in (("fp32", "float32"), ("fp32_shortlist", "float32 layers + 16-bit shortlist table"),
                        ("bf16", "bfloat16"), ("int8_linear", "int8 (all weights)"),
                        ("gguf", "GGUF Q4_K_M (llama.cpp; whole file)")):
         if key not in sizes:
