@@ -158,9 +158,8 @@ def test_bench_e2e_quick(tmp_path, capsys):
     answers = r["answers"]["extractive"]
     assert answers["n"] == 3
     assert answers["first_piece"]["p50_ms"] <= answers["full_answer"]["p50_ms"]
-    assert r["peak_rss_bytes"] > 100e6
-    serving = r["serving_peak_rss_bytes"]  # counted afresh from the warm start (Linux)
-    assert serving is None or 100e6 < serving <= r["peak_rss_bytes"]
+    assert r["cold_start_peak_rss_bytes"] > 100e6
+    assert r["serving_peak_rss_bytes"] > 100e6  # the serving process's own, from its warm start
 
 
 @pytest.mark.integration

@@ -1,14 +1,19 @@
 """``tutor bench e2e``: what a student waits for. Cold and warm start of the runtime,
 then, warm, the time from question to the first streamed piece and to the full answer
 through ``Tutor.stream``, for the extractive composer and (without --quick) the
-generative one with the default generator; peak memory of the process."""
+generative one with the default generator; peak memory of the serving process. The warm
+part runs in a fresh child process, as a school's server starts: the cold start's
+conversions leave hundreds of MB of freed heap that a process does not give back."""
 
 from __future__ import annotations
 
-import gc
+import dataclasses
+import json
 import logging
 import random
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,7 +21,6 @@ from tutor.bench.measure import (
     latency,
     machine_info,
     peak_rss_bytes,
-    reset_peak_rss,
     rss_bytes,
     threads_of,
     timed,
@@ -69,7 +73,6 @@ def time_answers(tutor, items: list[dict], tag: str) -> dict:
 def run(settings, folder: Path, quick: bool = False) -> Report:
     import torch
 
-    from tutor.commands import build_tutor
     from tutor.runtime import build_runtime
 
     threads = threads_of(settings)
@@ -84,25 +87,20 @@ def run(settings, folder: Path, quick: bool = False) -> Report:
     chunks = runtime.index.dense.size
     runtime.store.close()
     del runtime
-    gc.collect()
     cold_peak = peak_rss_bytes()  # includes converting the models once
-    serving_rss0 = rss_bytes()
-    # What a school's server holds from a warm start on: counted afresh where possible.
-    separate = reset_peak_rss()
-    warm_s, runtime = timed(build_runtime, work)
-    warm_parts = dict(runtime.timings)
-    _, tutor, _ = build_tutor(work, runtime)
 
     docs = {p.relative_to(corpus).with_suffix("").as_posix() for p in corpus.rglob("*.md")}
     items = [r for r in bundled_items("answerable") if r.get("doc") in docs and r["lang"] in ("kk", "ru")]
     items = random.Random(0).sample(items, min(3 if quick else 12, len(items)))
-    tutor.ask(items[0]["question"], session_id="warm-up", lang=items[0]["lang"])
-    results = {"extractive": time_answers(tutor, items, "extractive")}
-    generator_load = None
-    if not quick:
-        gen_settings = work.replace(composer="generative")
-        generator_load, (_, gen_tutor, _) = timed(build_tutor, gen_settings, runtime)
-        results["generative"] = time_answers(gen_tutor, items[:3], "generative")
+    job = {"settings": dataclasses.asdict(work), "items": items, "generative": not quick}
+    done = subprocess.run([sys.executable, "-m", "tutor.bench.e2e"], input=json.dumps(job),
+                          capture_output=True, text=True)
+    if done.returncode:
+        tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no message"
+        raise RuntimeError(f"the warm serving process failed: {tail}")
+    served = json.loads(done.stdout.strip().splitlines()[-1])
+    warm_s, warm_parts, results = served["warm_s"], served["warm_parts"], served["results"]
+    generator_load, peak = served["generator_load_s"], served["peak_rss_bytes"]
 
     start = report.table(f"Start of the runtime ({chunks} chunks of bundled corpus)",
                          ["start", "seconds", "embedder load s", "corpus + index s"])
@@ -117,13 +115,11 @@ def run(settings, folder: Path, quick: bool = False) -> Report:
         table.add(name, r["n"], r["first_piece"]["p50_ms"] / 1000, r["first_piece"]["p95_ms"] / 1000,
                   r["full_answer"]["p50_ms"] / 1000, r["full_answer"]["p95_ms"] / 1000,
                   ", ".join(r["composers"]))
-    peak = peak_rss_bytes()
     report.notes += [
-        (f"Peak RSS while serving (warm start, both composers' answers): {peak / 1e6:.0f} MB "
-         f"(RSS after the cold start was released: {serving_rss0 / 1e6:.0f} MB); " if separate else
-         "Peak RSS of the process (this system cannot restart the count): ")
-        + f"including the cold start, which converts the models: {max(peak, cold_peak) / 1e6:.0f} MB "
-        f"(RSS before the first start {rss0 / 1e6:.0f} MB).",
+        f"Peak RSS of the serving process (a fresh process: warm start, then "
+        f"{'both composers' if not quick else 'the extractive composer'}' answers): {peak / 1e6:.0f} MB. "
+        f"The cold start, which converts the models, peaked at {cold_peak / 1e6:.0f} MB in this process "
+        f"(RSS before it {rss0 / 1e6:.0f} MB).",
         "Questions are real kk/ru questions of eval/data/qa about documents in the corpus; one "
         "warm-up question first. 'answered by' is the composer of the final answer: the generative "
         "one falls back to extractive when its checks fail.",
@@ -132,7 +128,36 @@ def run(settings, folder: Path, quick: bool = False) -> Report:
         report.notes.append(f"Loading the generator for the generative composer took {generator_load:.1f} s.")
     report.results = {"chunks": chunks, "cold_start_s": cold_s, "warm_start_s": warm_s,
                       "cold_parts": cold_parts, "warm_parts": warm_parts, "answers": results,
-                      "generator_load_s": generator_load, "peak_rss_bytes": max(peak, cold_peak),
-                      "serving_peak_rss_bytes": peak if separate else None}
-    runtime.store.close()
+                      "generator_load_s": generator_load, "cold_start_peak_rss_bytes": cold_peak,
+                      "serving_peak_rss_bytes": peak}
     return report
+
+
+def serve(job: dict) -> dict:
+    """The warm part, run in a fresh process by ``run``: start on the data folder the
+    cold start made, answer ``items`` with each composer, report times and peak RSS."""
+    import torch
+
+    from tutor.commands import build_tutor
+    from tutor.config import Settings
+    from tutor.runtime import build_runtime
+
+    work = Settings(**job["settings"])
+    torch.set_num_threads(threads_of(work))
+    warm_s, runtime = timed(build_runtime, work)
+    warm_parts = dict(runtime.timings)
+    _, tutor, _ = build_tutor(work, runtime)
+    items = job["items"]
+    tutor.ask(items[0]["question"], session_id="warm-up", lang=items[0]["lang"])
+    results = {"extractive": time_answers(tutor, items, "extractive")}
+    generator_load = None
+    if job["generative"]:
+        generator_load, (_, gen_tutor, _) = timed(build_tutor, work.replace(composer="generative"), runtime)
+        results["generative"] = time_answers(gen_tutor, items[:3], "generative")
+    runtime.store.close()
+    return {"warm_s": warm_s, "warm_parts": warm_parts, "results": results,
+            "generator_load_s": generator_load, "peak_rss_bytes": peak_rss_bytes()}
+
+
+if __name__ == "__main__":  # the serving process of ``run``
+    print(json.dumps(serve(json.loads(sys.stdin.read())), ensure_ascii=False))

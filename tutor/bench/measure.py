@@ -46,8 +46,7 @@ def rss_bytes() -> int:
 
 
 def peak_rss_bytes() -> int:
-    """Highest resident memory of this process since it started, or since the last
-    ``reset_peak_rss()`` where that is supported (Linux: VmHWM)."""
+    """Highest resident memory of this process since it started (Linux: VmHWM)."""
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
@@ -57,16 +56,6 @@ def peak_rss_bytes() -> int:
         pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if platform.system() == "Darwin" else peak * 1024
-
-
-def reset_peak_rss() -> bool:
-    """Start the peak-memory count afresh from now (Linux only); False where unsupported."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def available_bytes() -> int:
