@@ -237,6 +237,55 @@ def test_a_layer_that_strays_is_not_packed(tiny_gemma, monkeypatch):
     assert not any(isinstance(m, fastgen.PackedLinear) for m in gen.model.modules())
 
 
+@pytest.fixture(scope="module")
+def tiny_gemma_q8(tmp_path_factory):
+    """The tiny Gemma with its tied table made of int8 values x one float16 scale per 32
+    (as a table dequantised from GGUF Q8_0 is)."""
+    import torch
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    folder = tmp_path_factory.mktemp("tiny-gemma-q8")
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(GEMMA / name, folder / name)
+    torch.manual_seed(1)
+    config = Gemma3TextConfig(vocab_size=262144, hidden_size=64, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=2, num_key_value_heads=1, head_dim=16,
+                              sliding_window=16, tie_word_embeddings=True)
+    model = Gemma3ForCausalLM(config)
+    q = torch.randint(-127, 128, (262144, 64)).float()
+    q[:, 0], q[:, 32] = 127, -127  # Q8_0's scale is the group's largest value / 127
+    d = (torch.rand(262144, 2) * 0.01 + 1e-3).half().float()
+    with torch.no_grad():
+        model.get_input_embeddings().weight.copy_((q.view(-1, 2, 32) * d[..., None]).view(-1, 64))
+    model.save_pretrained(folder)
+    return str(folder)
+
+
+@has_gemma
+def test_an_exact_int8_table_replaces_the_float32_one_and_changes_nothing(tiny_gemma_q8, tiny_gemma):
+    import torch
+
+    from tutor.answer.shortlist import greedy_tokens
+
+    gen = TransformersGenerator(tiny_gemma_q8, precision="float32")
+    plain = TransformersGenerator(tiny_gemma_q8, precision="float32", shortlist=False)
+    assert isinstance(gen.model.get_input_embeddings(), fastgen.Int8Embedding)
+    assert gen.head is not None and gen.head.exact is not None
+    ids = gen._inputs(MESSAGES)["input_ids"]
+    table = plain.model.get_input_embeddings()
+    assert torch.equal(gen.model.get_input_embeddings()(ids), table(ids))  # embed_scale included
+    rows = torch.tensor([0, 5, 262143])
+    assert torch.equal(gen.head.exact_rows(rows), table.weight[rows])
+    with torch.no_grad():
+        want = plain.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=12,
+                                    min_new_tokens=12, do_sample=False, repetition_penalty=1.1)[0, ids.shape[1]:]
+    eos = {gen.model.generation_config.eos_token_id or 1}
+    assert list(greedy_tokens(gen.model, gen.head, ids, None, 12, eos, 1.1, min_new_tokens=12)) == want.tolist()
+    # a table that is not of that form keeps its float32 lookups
+    other = TransformersGenerator(tiny_gemma, precision="float32")
+    assert type(other.model.get_input_embeddings()) is not fastgen.Int8Embedding and other.head.exact is None
+
+
 def test_a_table_that_fails_its_check_gives_way_to_float16_then_to_none(tiny_gemma, monkeypatch):
     from tutor.answer import shortlist
 

@@ -81,7 +81,7 @@ class TransformersGenerator(Generator):
         """The certified shortlist output layer (tutor/answer/shortlist.py) with the table
         this CPU reads fastest, float16 if that one fails its check, or ``None`` where it
         cannot serve this model exactly."""
-        from tutor.answer.fastgen import checkpoint_rows
+        from tutor.answer.fastgen import Int8Embedding, checkpoint_rows, exact_int8_groups
         from tutor.answer.shortlist import ShortlistHead, supports, table_dtype
 
         why = supports(self.model, self.model.generation_config)
@@ -96,8 +96,16 @@ class TransformersGenerator(Generator):
         table = getattr(embedding, "weight", None)
         tied = table is not None and table.data_ptr() == output.weight.data_ptr()
         rows = checkpoint_rows(path, shape) if tied else None
+        # A tied table that is exactly int8 x group scale (the embedded Gemma's) is kept
+        # in that form, 178 MB, for the lookups and the exact rows of the shortlist alike:
+        # the model's float32 map of it is then never read.
+        exact = exact_int8_groups(rows, shape[0]) if rows is not None else None
+        if exact is not None:
+            self.model.set_input_embeddings(Int8Embedding(
+                *exact, getattr(embedding, "embed_scale", None), getattr(embedding, "padding_idx", None)))
+        del embedding, table
         for dtype in dict.fromkeys((table_dtype(), "float16")):
-            head = ShortlistHead(self.model, rows, dtype=dtype)
+            head = ShortlistHead(self.model, rows, dtype=dtype, exact=exact)
             worst = head.self_check()
             if worst < 0.5:
                 return head

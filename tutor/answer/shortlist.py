@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 SHORTLIST = 128  # rows recomputed exactly; 64 certified 92 % of steps on real text, 128 99.7 %
 WIDER = 2048  # when 128 rows do not settle a step, this many before the full layer
 _BLOCK = 16384  # rows read from the checkpoint at a time
-_PACK_ROWS = 65536  # rows per oneDNN-packed block of a bfloat16 table (packing copies a block)
+_PACK_ROWS = 32768  # rows per oneDNN-packed block of a bfloat16 table (packing copies a block)
 # unit roundoff and the magnitude below which a value loses up to half of that step
 _ROUNDOFF = {"float16": 2.0 ** -11, "bfloat16": 2.0 ** -8}
 _TINY = {"float16": 2.0 ** -24, "bfloat16": 2.0 ** -133}
@@ -76,15 +76,25 @@ class ShortlistHead:
     """The output layer of ``model`` as a low-precision shortlist plus exact float32
     rescoring. ``dtype`` is the table's, float16 or bfloat16 (default: ``table_dtype``)."""
 
-    def __init__(self, model, rows=None, shortlist: int = SHORTLIST, dtype: str | None = None):
+    def __init__(self, model, rows=None, shortlist: int = SHORTLIST, dtype: str | None = None,
+                 exact=None):
         # Session 5 tried bfloat16 with the L1 bound alone: 8x wider than float16's, it did
         # not settle 127 of 151 steps. With the Cauchy-Schwarz term, bfloat16's bound leaves
         # a median of 1 and at most 13 rows to rescore on 96 real steps (float16's: 1 and 2).
         output = model.get_output_embeddings()
         self.weight = output.weight  # float32; only shortlisted rows are read per step
         n_rows = self.weight.shape[0]
-        # Built a block of rows at a time from ``rows`` (the checkpoint file): reading the
-        # model's memory-mapped table whole would make all of it resident.
+        # ``exact``: the table as int8 values and group scales that give back its float32
+        # values exactly (fastgen.exact_int8_groups), read instead of the float32 table.
+        # Else built a block of rows at a time from ``rows`` (the checkpoint file): reading
+        # the model's memory-mapped table whole would make all of it resident (and every
+        # row the shortlist reads from that map stays resident: 187 MB after two answers).
+        self.exact = exact
+        if exact is not None:
+            from tutor.answer.fastgen import dequantise
+
+            q, scale = exact
+            rows = lambda a, b: dequantise(q[a:b], scale[a:b])  # noqa: E731
         self.rows = rows or (lambda a, b: self.weight[a:b])
         self.dtype = dtype or table_dtype()
         self.roundoff, self.tiny = _ROUNDOFF[self.dtype], _TINY[self.dtype]
@@ -119,6 +129,14 @@ class ShortlistHead:
         tables = [self.half] if self.half is not None else self.blocks
         return sum(t.numel() * t.element_size() for t in tables + [self.l1, self.l2])
 
+    def exact_rows(self, ids: torch.Tensor) -> torch.Tensor:
+        """The float32 rows ``ids`` of the output layer."""
+        if self.exact is None:
+            return self.weight[ids]
+        from tutor.answer.fastgen import dequantise
+
+        return dequantise(self.exact[0][ids], self.exact[1][ids])
+
     def approximate(self, hs: torch.Tensor) -> torch.Tensor:
         """Low-precision scores of every row for each hidden state in ``hs`` (P x d), as
         float32 (P x rows)."""
@@ -151,7 +169,7 @@ class ShortlistHead:
             approx[banned] = float("-inf")
         for size in (self.shortlist, max(self.shortlist, min(WIDER, len(approx)))):
             top = torch.topk(approx, size).indices
-            exact = self._cap(self.weight[top] @ h)
+            exact = self._cap(self.exact_rows(top) @ h)
             if seen is not None and penalty != 1.0:
                 hit = torch.isin(top, seen)
                 exact = torch.where(hit & (exact > 0), exact / penalty, torch.where(hit, exact * penalty, exact))
