@@ -57,21 +57,28 @@ def test_int8_rows_round_trip_and_shared_prefix():
     assert fastgen.shared_prefix([7, 8], [1, 2]) == []
 
 
-@pytest.fixture(scope="module")
-def tiny_gemma(tmp_path_factory):
-    """A 2-layer random Gemma-3 with the real tokenizer (262k vocabulary, tied output)."""
+def _tiny_gemma(folder, hidden: int, seed: int, table=None) -> str:
+    """A 2-layer random Gemma-3 with the real tokenizer (262k vocabulary, tied output),
+    saved in ``folder``; ``table(model)`` may rewrite its weights first."""
     import torch
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
-    folder = tmp_path_factory.mktemp("tiny-gemma")
     for name in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(GEMMA / name, folder / name)
-    torch.manual_seed(0)
-    config = Gemma3TextConfig(vocab_size=262144, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+    torch.manual_seed(seed)
+    config = Gemma3TextConfig(vocab_size=262144, hidden_size=hidden, intermediate_size=64, num_hidden_layers=2,
                               num_attention_heads=2, num_key_value_heads=1, head_dim=16,
                               sliding_window=16, tie_word_embeddings=True)
-    Gemma3ForCausalLM(config).save_pretrained(folder)
+    model = Gemma3ForCausalLM(config)
+    if table is not None:
+        table(model)
+    model.save_pretrained(folder)
     return str(folder)
+
+
+@pytest.fixture(scope="module")
+def tiny_gemma(tmp_path_factory):
+    return _tiny_gemma(tmp_path_factory.mktemp("tiny-gemma"), 32, 0)
 
 
 @has_gemma
@@ -242,23 +249,15 @@ def tiny_gemma_q8(tmp_path_factory):
     """The tiny Gemma with its tied table made of int8 values x one float16 scale per 32
     (as a table dequantised from GGUF Q8_0 is)."""
     import torch
-    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
-    folder = tmp_path_factory.mktemp("tiny-gemma-q8")
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(GEMMA / name, folder / name)
-    torch.manual_seed(1)
-    config = Gemma3TextConfig(vocab_size=262144, hidden_size=64, intermediate_size=64, num_hidden_layers=2,
-                              num_attention_heads=2, num_key_value_heads=1, head_dim=16,
-                              sliding_window=16, tie_word_embeddings=True)
-    model = Gemma3ForCausalLM(config)
-    q = torch.randint(-127, 128, (262144, 64)).float()
-    q[:, 0], q[:, 32] = 127, -127  # Q8_0's scale is the group's largest value / 127
-    d = (torch.rand(262144, 2) * 0.01 + 1e-3).half().float()
-    with torch.no_grad():
-        model.get_input_embeddings().weight.copy_((q.view(-1, 2, 32) * d[..., None]).view(-1, 64))
-    model.save_pretrained(folder)
-    return str(folder)
+    def q8_table(model):
+        q = torch.randint(-127, 128, (262144, 64)).float()
+        q[:, 0], q[:, 32] = 127, -127  # Q8_0's scale is the group's largest value / 127
+        d = (torch.rand(262144, 2) * 0.01 + 1e-3).half().float()
+        with torch.no_grad():
+            model.get_input_embeddings().weight.copy_((q.view(-1, 2, 32) * d[..., None]).view(-1, 64))
+
+    return _tiny_gemma(tmp_path_factory.mktemp("tiny-gemma-q8"), 64, 1, q8_table)
 
 
 @has_gemma

@@ -36,8 +36,8 @@ def int8_supported() -> bool:
 def pick_precision(precision: str) -> str:
     """``auto`` is float32: its tokens are the model's own, and through the certified
     shortlist output layer (tutor/answer/shortlist.py) and oneDNN layers it decodes
-    Gemma-3-270M almost 3x faster than bfloat16 even on a CPU with bfloat16 arithmetic (57.6
-    against 20.2 tokens/s on an AVX512-BF16 EPYC, docs/performance.md); on an AVX2 laptop
+    Gemma-3-270M almost 3x faster than bfloat16 even on a CPU with bfloat16 arithmetic (58.6
+    against 19.6 tokens/s on an AVX512-BF16 EPYC, docs/performance.md); on an AVX2 laptop
     bfloat16 is emulated and slower still. bfloat16 saves memory, on request (for a large model on a CPU that
     computes in bfloat16 it is the faster choice). int8
     is faster and smaller but only on request: on Gemma-3-270M, with torch's dynamic int8
