@@ -88,7 +88,7 @@ class ShortlistHead:
         # values exactly (fastgen.exact_int8_groups), read instead of the float32 table.
         # Else built a block of rows at a time from ``rows`` (the checkpoint file): reading
         # the model's memory-mapped table whole would make all of it resident (and every
-        # row the shortlist reads from that map stays resident: 187 MB after two answers).
+        # row the shortlist reads from that map stays resident: 183 MB after five questions).
         self.exact = exact
         if exact is not None:
             from tutor.answer.fastgen import dequantise
