@@ -28,6 +28,8 @@ from collections.abc import Iterator
 
 import torch
 
+from tutor.answer.fastgen import dequantise, onednn_linear_available
+
 log = logging.getLogger(__name__)
 
 SHORTLIST = 128  # rows recomputed exactly; 64 certified 92 % of steps on real text, 128 99.7 %
@@ -45,8 +47,6 @@ def table_dtype() -> str:
     positions (8.3-8.9 ms for the 262k x 640 table on two EPYC cores), so a pass's drafted
     positions come at once, where torch's float16 product costs 8 ms per position. float16
     elsewhere (bfloat16 would be emulated)."""
-    from tutor.answer.fastgen import onednn_linear_available
-
     native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
     return "bfloat16" if native and onednn_linear_available() else "float16"
 
@@ -91,10 +91,8 @@ class ShortlistHead:
         # row the shortlist reads from that map stays resident: 183 MB after five questions).
         self.exact = exact
         if exact is not None:
-            from tutor.answer.fastgen import dequantise
-
-            q, scale = exact
-            rows = lambda a, b: dequantise(q[a:b], scale[a:b])  # noqa: E731
+            def rows(a: int, b: int) -> torch.Tensor:
+                return dequantise(exact[0][a:b], exact[1][a:b])
         self.rows = rows or (lambda a, b: self.weight[a:b])
         self.dtype = dtype or table_dtype()
         self.roundoff, self.tiny = _ROUNDOFF[self.dtype], _TINY[self.dtype]
@@ -133,8 +131,6 @@ class ShortlistHead:
         """The float32 rows ``ids`` of the output layer."""
         if self.exact is None:
             return self.weight[ids]
-        from tutor.answer.fastgen import dequantise
-
         return dequantise(self.exact[0][ids], self.exact[1][ids])
 
     def approximate(self, hs: torch.Tensor) -> torch.Tensor:

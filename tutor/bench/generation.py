@@ -233,16 +233,6 @@ def generator_weight_bytes(gen: TransformersGenerator) -> int:
     return total
 
 
-def float16_head(gen: TransformersGenerator, path: str):
-    """``gen``'s shortlist output layer again, with the float16 table."""
-    from tutor.answer.fastgen import checkpoint_rows
-    from tutor.answer.shortlist import ShortlistHead
-
-    shape = tuple(gen.model.get_output_embeddings().weight.shape)
-    gen.head = None
-    return ShortlistHead(gen.model, checkpoint_rows(path, shape), dtype="float16")
-
-
 def weight_format(variant: str) -> str:
     """Which weights a variant reads per token, by its name."""
     if "llama.cpp" in variant:
@@ -325,8 +315,10 @@ def run(settings, folder, quick: bool = False) -> Report:
             memory[steps[precision]] = generator_weight_bytes(other)
         if gen.head is not None and gen.head.dtype != "float16":
             name = "b. ours, float32 + shortlist with the float16 table (one position at a time), no prompt cache"
+            from tutor.answer.shortlist import ShortlistHead
+
             f16 = TransformersGenerator(path, threads=threads, precision="float32")
-            f16.head = float16_head(f16, path)
+            f16.head = ShortlistHead(f16.model, f16.head.rows, dtype="float16", exact=f16.head.exact)
             prepare(name, ours, f16, messages)
             memory[name] = generator_weight_bytes(f16)
         name = "b. ours, float32 + shortlist + prompt lookup, MKL layers (before oneDNN), no prompt cache"

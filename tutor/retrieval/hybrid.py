@@ -206,9 +206,9 @@ def unknown_share(query: str, chars) -> float:
     topic the corpus lacks names things the corpus never mentions; the dense cosine alone
     cannot tell, because e5's cosines sit in a narrow band for any question. Counted on
     5-grams rather than stems so that a misspelt word stays mostly known."""
-    from tutor.retrieval.textnorm import question_words, word_ngrams
+    from tutor.retrieval.textnorm import content_words, word_ngrams
 
-    words = question_words(query)
+    words = content_words(query)
     if not words or chars.size == 0:
         return 0.0
     shares = []
