@@ -84,3 +84,17 @@ def test_of_two_equal_sentences_the_better_passage_is_quoted_first():
     picked = ExtractiveComposer(embedder=None).best_sentences(question, [weak, strong])
     assert [i for i, _, _ in picked] == [1, 0]
     assert len(picked) == 2  # up to three sentences; the two passages hold two
+
+
+def test_a_hard_wrapped_sentence_is_quoted_whole():
+    # Text files, Markdown and pasted PDF text are often wrapped at a fixed width; a
+    # wrapped line is not a sentence of its own, but lists, labels and code stay apart.
+    from tutor.ingest.chunking import split_sentences
+
+    text = ("Дальтонизм — көздің көру қабілетінің\nбұзылуы нәтижесінде түсті ажырата алмау.\n"
+            "Мысалы:\nқызыл мен жасыл.\n- бірінші пункт\n- екінші пункт\n"
+            "```python\nx = 1\nprint(x)\n```")
+    assert split_sentences(text) == [
+        "Дальтонизм — көздің көру қабілетінің бұзылуы нәтижесінде түсті ажырата алмау.",
+        "Мысалы:", "қызыл мен жасыл.", "- бірінші пункт", "- екінші пункт",
+        "```python", "x = 1", "print(x)", "```"]

@@ -19,11 +19,35 @@ _ABBREV = re.compile(r"(?:\b(?:т\.?е|т\.?к|др|пр|г|гг|в|вв|ж|жж
                      re.IGNORECASE)
 
 
+# A line that ends without closing punctuation, followed by one that starts with a small
+# letter, is one sentence wrapped at a fixed width (a hard-wrapped text or Markdown file,
+# text pasted from a PDF viewer): "көздің көру қабілетінің" / "бұзылуы нәтижесінде ...".
+_OPEN_END = re.compile(r"[^.!?…:;]$")
+_SMALL_START = re.compile(r"^[a-zа-яёәғқңөұүһі]")
+
+
+def join_wrapped_lines(text: str) -> list[str]:
+    """The lines of ``text`` with fixed-width wraps undone; code fences are left as they
+    are."""
+    lines: list[str] = []
+    fenced = False
+    for line in text.split("\n"):
+        line = line.strip()
+        if line.startswith("```"):
+            fenced = not fenced
+            lines.append(line)
+        elif (not fenced and lines and lines[-1] and not lines[-1].startswith("```")
+              and _OPEN_END.search(lines[-1]) and _SMALL_START.match(line)):
+            lines[-1] = f"{lines[-1]} {line}"
+        else:
+            lines.append(line)
+    return lines
+
+
 def split_sentences(text: str) -> list[str]:
     text = re.sub(r"[ \t]+", " ", text.strip())
     out: list[str] = []
-    for line in text.split("\n"):
-        line = line.strip()
+    for line in join_wrapped_lines(text):
         if not line:
             continue
         parts = _SENTENCE_END.split(line)
