@@ -680,3 +680,16 @@ def test_bm25_indexes_are_saved_and_loaded_only_while_they_match(fake_runtime, m
     store.close()
     assert indexes.lexical_digest([1, 2], ["a", "b"]) != indexes.lexical_digest([1, 3], ["a", "b"])
     assert indexes.lexical_digest([1, 2], ["a", "b"]) != indexes.lexical_digest([1, 2], ["a", "c"])
+
+
+def test_roman_numerals_typed_in_cyrillic_meet_latin_ones():
+    """"ХІХ ғасыр" (Cyrillic Ha, Kazakh I) and "XІX" (mixed) are the same century as
+    "XIX"; initials and units that happen to use those letters stay words."""
+    from tutor.retrieval.textnorm import char_ngrams, tokenize
+
+    latin = tokenize("XIX ғасырдың басы", lang="kk")
+    assert tokenize("ХІХ ғасырдың басы", lang="kk") == latin
+    assert tokenize("XІX ғасырдың басы", lang="kk") == latin
+    assert char_ngrams("ХVІІ ғасыр") == char_ngrams("XVII ғасыр")
+    assert tokenize("С. Сейфуллин 5 см, 3 мм, Х ғ.", lang="kk") == ["сейфул", "5", "см", "3", "мм", "х", "ғ"]
+    assert tokenize("Хасен Ісмағұлов", lang="kk") == ["хасе", "ісмағұ"]

@@ -25,6 +25,28 @@ def _fold(text: str) -> str:
     return text.lower().replace("ё", "е").replace("ı", "i").replace("İ", "i")
 
 
+# Roman numerals are often typed with Cyrillic letters that look the same: "ХІХ ғасыр"
+# (Cyrillic Ha and Kazakh I) for "XIX ғасыр", or mixed, "XІX". A word of two or more
+# letters that holds a Cyrillic і or х, is made only of numeral look-alikes and reads as
+# a valid numeral is written in Latin letters, so both spellings meet. (One letter is
+# left alone: "С. Сейфуллин", "і" are initials and letters; "см", "мм" hold no і or х.)
+_ROMAN = re.compile(r"m{0,4}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})")
+_ROMAN_LOOKALIKES = str.maketrans("ісхм", "icxm")
+_ROMAN_LETTERS = set("ivxlcdmісхм")
+
+
+def _latin_numeral(word: str) -> str:
+    if len(word) < 2 or not ("і" in word or "х" in word) or not set(word) <= _ROMAN_LETTERS:
+        return word
+    latin = word.translate(_ROMAN_LOOKALIKES)
+    return latin if _ROMAN.fullmatch(latin) else word
+
+
+def _words(text: str) -> list[str]:
+    """The folded words of a text, numerals in Latin letters."""
+    return [_latin_numeral(w) for w in _TOKEN.findall(_fold(text))]
+
+
 # Longest first; each entry is stripped only when a stem of at least MIN_STEM letters stays.
 _KK_SUFFIXES = sorted(
     """
@@ -106,14 +128,13 @@ def tokenize(text: str, stopwords: bool = True, lang: str = "") -> list[str]:
         from tutor.ingest.langdetect import detect_language
 
         lang = detect_language(text)
-    words = _TOKEN.findall(_fold(text))
-    return [stem(w, lang) for w in words if not (stopwords and w in STOPWORDS)]
+    return [stem(w, lang) for w in _words(text) if not (stopwords and w in STOPWORDS)]
 
 
 def content_words(text: str) -> list[str]:
     """The folded words of a text, stopwords left out: what ``char_ngrams`` splits (and
     what the evidence model's ``unknown_share`` looks up)."""
-    return [w for w in _TOKEN.findall(_fold(text)) if w not in STOPWORDS]
+    return [w for w in _words(text) if w not in STOPWORDS]
 
 
 def char_ngrams(text: str, n: int = 5) -> list[str]:
