@@ -1,7 +1,7 @@
 """Fit the "no good evidence" model of tutor/retrieval/hybrid.py (FusionParams.conf_*)
 on the bundled QA set: answerable vs unanswerable questions, logistic regression on
-(best dense cosine, query coverage of the top passage, best BM25 score, share of the
-question's character 5-grams unknown to the corpus). Prints the fitted weights, the
+(best dense cosine, query coverage of the top passage, best BM25 score, mean and largest
+share of a question word's character 5-grams unknown to the corpus). Prints the fitted weights, the
 abstention figures at 0.5 on the fitted set and their leave-one-out estimate (each
 question scored by a model fitted without it).
 
@@ -20,7 +20,7 @@ from tutor.models import apply_offline
 from tutor.retrieval.hybrid import evidence_features
 from tutor.runtime import load_embedder
 
-FEATURES = ("dense", "coverage", "lexical", "unknown")
+FEATURES = ("dense", "coverage", "lexical", "unknown", "unknown_max")
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 10.0)
 
 

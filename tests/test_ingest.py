@@ -585,10 +585,10 @@ def test_lexical_scores_are_bm25s_scores():
 
 
 def test_unknown_share_counts_words_the_corpus_never_uses_and_forgives_a_typo():
-    """The evidence model's fourth feature: a question naming things no passage mentions
+    """The evidence model's fourth and fifth features: a question naming things no passage mentions
     (a topic the materials lack) scores near 1, a question in the materials' words 0, and
     one swapped pair of letters in a long word leaves it mostly known."""
-    from tutor.retrieval.hybrid import unknown_share
+    from tutor.retrieval.hybrid import unknown_share, word_unknown_shares
     from tutor.retrieval.indexes import LexicalIndex
     from tutor.retrieval.textnorm import char_ngrams
 
@@ -603,6 +603,9 @@ def test_unknown_share_counts_words_the_corpus_never_uses_and_forgives_a_typo():
     assert 0.3 < half < 0.7
     assert unknown_share("?!", chars) == 0.0
     assert unknown_share("Фотосинтез", LexicalIndex([], [], char_ngrams)) == 0.0
+    # the fifth feature: the least known word of an otherwise ordinary question
+    shares = word_unknown_shares("Архимед фотосинтез жапырағында жүреді ме?", chars)
+    assert max(shares) == 1.0 and sum(shares) / len(shares) < 0.4
 
 
 @pytest.mark.parametrize("text, lang", [
