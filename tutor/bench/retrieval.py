@@ -126,6 +126,34 @@ class TimedSearchIndex(SearchIndex):
     def _rebuild_lexical(self) -> None:
         self.steps["lexical"], _ = timed(super()._rebuild_lexical)
 
+    def _save(self) -> None:
+        t, _ = timed(super()._save)
+        self.steps["save"] = self.steps.get("save", 0.0) + t
+
+    def _save_lexical(self, *args) -> None:
+        t, _ = timed(super()._save_lexical, *args)
+        self.steps["save"] = self.steps.get("save", 0.0) + t
+
+
+def corpus_change(index: TimedSearchIndex, store: Store, corpus: SyntheticCorpus, chunks: int = 20) -> dict:
+    """Seconds of ``SearchIndex.refresh()`` after a teacher uploads one document of
+    ``chunks`` chunks and after deleting it again (searches wait on the index lock
+    meanwhile), and of it the time spent writing the index files."""
+    rng = random.Random(7)
+    doc = corpus.docs[0]
+    texts = [sentence_mix(doc, rng) for _ in range(chunks)]
+    vectors = corpus.vectors[rng.sample(range(corpus.n_real), chunks)]
+    store.put_document(Document(doc_key="bench/upload", title=doc.title, lang=doc.lang),
+                       [Chunk(t, t) for t in texts], vectors)
+    out = {}
+    for step in ("add", "delete"):
+        if step == "delete":
+            store.delete_document("bench/upload")
+        index.steps = {}
+        out[step], _ = timed(index.refresh)
+        out[f"{step}_saving"] = index.steps.get("save", 0.0)
+    return out
+
 
 def recall(found: list, exact: list, k: int) -> float:
     """Share of the exact top-k that the approximate search also returned in its top k."""
@@ -227,6 +255,8 @@ def measure_size(corpus: SyntheticCorpus, n: int, queries: list[str], qvecs: np.
     ours_lex = [timed(lexical.search, q, 50)[0] for q in queries]
     chars = getattr(index, "chars", None)
     ours_chars = [timed(chars.search, q, 50)[0] for q in queries] if chars is not None else []
+    open_steps = dict(index.steps)
+    change = corpus_change(index, store, corpus)
     # bare libraries on the same data
     flat = faiss.IndexFlatIP(corpus.dim)
     flat.add(np.ascontiguousarray(vectors))
@@ -247,7 +277,7 @@ def measure_size(corpus: SyntheticCorpus, n: int, queries: list[str], qvecs: np.
         "dense_recall_at_10_vs_exact": recall(found, exact, 10),
         "build_s": {"synthesis": grow_s, "store": fill_s, "open": open_s, "reopen": reopen_s,
                     "bare_bm25s": bm_s},
-        "open_steps_s": index.steps,
+        "open_steps_s": open_steps, "refresh_s": change,
         "bytes_per_chunk": {"rss_indexes": index_bytes / n, "rss_peak_build": (sampler.peak - before) / n,
                             "dense_vectors": corpus.dim * 4 + 8, "lexical_matrix": lexical_bytes / n,
                             "database_file": db_bytes / n},
@@ -408,6 +438,13 @@ def run(settings, folder: Path, quick: bool = False, max_chunks: int | None = No
         m.add(r["n"], b["rss_indexes"], b["rss_peak_build"], b["dense_vectors"], b["lexical_matrix"],
               b["database_file"], r["build_s"]["open"], r["open_steps_s"].get("dense"),
               r["open_steps_s"].get("lexical"), r["build_s"].get("reopen"), r["build_s"]["bare_bm25s"])
+    c = report.table("A corpus change: SearchIndex.refresh() after one upload of 20 chunks and after its delete (s)",
+                     ["chunks", "full BM25 build s (index open)", "refresh after upload", "of which saving files",
+                      "refresh after delete", "of which saving files"])
+    for r in pipeline:
+        ch = r["refresh_s"]
+        c.add(r["n"], r["open_steps_s"].get("lexical"), ch["add"], ch["add_saving"], ch["delete"],
+              ch["delete_saving"])
     s = report.table(f"Flat vs IVF dense search (k=50; APPROX_FROM = {indexes.APPROX_FROM:,})",
                      ["chunks", "flat p50 ms", "flat p95 ms", "IVF p50 ms", "IVF / flat",
                       "flat p50 / query embedding p50", "IVF recall@10", "IVF recall@50", "nlist", "nprobe",
