@@ -266,8 +266,7 @@ def measure_size(corpus: SyntheticCorpus, n: int, queries: list[str], qvecs: np.
     bm_s, bm = timed(bare_bm25, texts)
     bare_lex = [timed(bare_bm25_search, bm, q, 50)[0] for q in queries]
     db_bytes = sum(p.stat().st_size for p in folder.glob(f"bench-{n}.sqlite3*"))
-    lexical_bytes = sum(a.nbytes for lex in (lexical, chars) if lex is not None
-                        for a in lex.retriever.scores.values() if hasattr(a, "nbytes"))
+    lexical_bytes = sum(lex.nbytes for lex in (lexical, chars) if lex is not None)
     result = {
         "n": n, "dense_kind": type(dense.index).__name__,
         "ours": latency(ours), "embed_query": latency(embed), "ours_dense": latency(ours_dense),
