@@ -113,7 +113,7 @@ def test_an_id_already_indexed_is_refused():
 def test_saved_arrays_that_do_not_fit_together_are_refused():
     lex = LexicalIndex([1, 2, 3], ["a b", "b c", "c"], str.split)
     state = lex.state("p_")
-    state["p_rows"] = state["p_rows"] + 10  # rows past the passages
+    state["p_s0_rows"] = state["p_s0_rows"] + 10  # rows past the passages
     with pytest.raises(ValueError):
         LexicalIndex.from_state(state, "p_", str.split)
 

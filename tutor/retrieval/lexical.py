@@ -106,12 +106,6 @@ def merge(segments: list[Segment], live: np.ndarray) -> Segment:
     return Segment.of_postings(terms[order], rows[order], tfs[order])
 
 
-def _cat(arrays: list[np.ndarray], dtype) -> np.ndarray:
-    if len(arrays) == 1:  # the usual case: no copy of a large index
-        return arrays[0]
-    return np.concatenate(arrays) if arrays else np.zeros(0, dtype)
-
-
 class LexicalIndex:
     """BM25 over a token stream: ``tokenize`` (stems) or ``char_ngrams``."""
 
@@ -304,17 +298,14 @@ class LexicalIndex:
 
     # -------------------------------------------------------------- persistence
     def state(self, prefix: str) -> dict[str, np.ndarray]:
-        """The arrays of the index, named with ``prefix``, for ``np.savez``."""
-        segs = self._segments
-        arrays = {
-            "ids": self._row_ids, "lens": self._lens, "live": self._live, "hashes": self._hashes,
-            "vocab": np.array(list(self._vocab), dtype=str), "df": self._df,
-            "base": np.array(self._base_rows, np.int64),
-            "segments": np.array([len(s.terms) for s in segs], np.int64),
-            "terms": _cat([s.terms for s in segs], np.int32),
-            "counts": _cat([np.diff(s.starts) for s in segs], np.int64),
-            "rows": _cat([s.rows for s in segs], np.int32), "tfs": _cat([s.tfs for s in segs], np.float32),
-        }
+        """The arrays of the index, named with ``prefix``, for ``np.savez`` (each segment's
+        own arrays: no copy of a large index)."""
+        arrays = {"ids": self._row_ids, "lens": self._lens, "live": self._live, "hashes": self._hashes,
+                  "vocab": np.array(list(self._vocab), dtype=str), "df": self._df,
+                  "base": np.array(self._base_rows, np.int64), "segments": np.array(len(self._segments))}
+        for i, seg in enumerate(self._segments):
+            arrays.update({f"s{i}_terms": seg.terms, f"s{i}_starts": seg.starts, f"s{i}_rows": seg.rows,
+                           f"s{i}_tfs": seg.tfs})
         return {prefix + name: a for name, a in arrays.items()}
 
     @classmethod
@@ -322,28 +313,21 @@ class LexicalIndex:
         """The index ``state`` saved, without tokenising a single passage. Arrays that do
         not fit together raise ValueError."""
         self = cls(tokenizer=tokenizer)
-        get = {name: arrays[prefix + name] for name in
-               ("ids", "lens", "live", "hashes", "vocab", "df", "base", "segments", "terms", "counts", "rows", "tfs")}
-        self._row_ids, self._lens = get["ids"].astype(np.int64), get["lens"].astype(np.int64)
-        self._live, self._hashes = get["live"].astype(bool), get["hashes"].astype("<u8")
-        self._vocab = {w: i for i, w in enumerate(get["vocab"].tolist())}
-        self._df, self._base_rows = get["df"].astype(np.int64), int(get["base"])
-        terms, counts, rows, tfs = get["terms"], get["counts"], get["rows"], get["tfs"]
-        n_rows = len(self._row_ids)
-        if not (len(self._lens) == len(self._live) == len(self._hashes) == n_rows
-                and len(self._df) == len(self._vocab) and get["segments"].sum() == len(terms) == len(counts)
-                and counts.sum() == len(rows) == len(tfs) and 0 <= self._base_rows <= n_rows
-                and (not len(rows) or (rows.min() >= 0 and rows.max() < n_rows))
-                and (not len(terms) or (terms.min() >= 0 and terms.max() < len(self._vocab)))):
+        self._row_ids, self._lens = arrays[prefix + "ids"].astype(np.int64), arrays[prefix + "lens"].astype(np.int64)
+        self._live, self._hashes = arrays[prefix + "live"].astype(bool), arrays[prefix + "hashes"].astype("<u8")
+        self._vocab = {w: i for i, w in enumerate(arrays[prefix + "vocab"].tolist())}
+        self._df, self._base_rows = arrays[prefix + "df"].astype(np.int64), int(arrays[prefix + "base"])
+        n_rows, n_terms = len(self._row_ids), len(self._vocab)
+        fits = (len(self._lens) == len(self._live) == len(self._hashes) == n_rows and len(self._df) == n_terms
+                and 0 <= self._base_rows <= n_rows)
+        for i in range(int(arrays[prefix + "segments"])):
+            seg = Segment(*(arrays[f"{prefix}s{i}_{name}"] for name in ("terms", "starts", "rows", "tfs")))
+            fits = fits and (len(seg.starts) == len(seg.terms) + 1 > 1 and seg.starts[0] == 0
+                             and seg.starts[-1] == len(seg.rows) == len(seg.tfs) and 0 <= seg.lo <= seg.hi < n_rows
+                             and 0 <= seg.terms[0] and seg.terms[-1] < n_terms)
+            self._segments.append(seg)
+        if not fits:
             raise ValueError("the saved BM25 arrays do not fit together")
-        t_at = p_at = 0
-        for n in get["segments"].tolist():
-            seg_counts = counts[t_at:t_at + n]
-            m = int(seg_counts.sum())
-            self._segments.append(Segment(terms[t_at:t_at + n].astype(np.int32),
-                                          np.concatenate([[0], np.cumsum(seg_counts)]).astype(np.int64),
-                                          rows[p_at:p_at + m].astype(np.int32), tfs[p_at:p_at + m].astype(np.float32)))
-            t_at, p_at = t_at + n, p_at + m
         self._n_live = int(self._live.sum())
         self._set_norms()
         return self
