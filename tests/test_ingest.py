@@ -712,3 +712,36 @@ def test_an_upload_tokenises_only_its_own_chunks_and_a_delete_none(fake_runtime,
     store, other = reopened()
     _never_returned(Retriever(other), r.doc_key, query)
     store.close()
+
+
+def test_searches_do_not_wait_for_the_index_files_after_an_upload(fake_runtime, monkeypatch):
+    """refresh() holds the search lock while it changes the indexes in memory, not while
+    it writes them to disk (a second or more at 100k chunks): a search meanwhile already
+    finds the new document."""
+    import threading
+
+    rt = fake_runtime
+    writing, written = threading.Event(), threading.Event()
+    save = SearchIndex._save
+
+    def slow_save(self):
+        writing.set()
+        written.wait(30)
+        save(self)
+
+    monkeypatch.setattr(SearchIndex, "_save", slow_save)
+    upload, found = {}, {}
+    uploading = threading.Thread(
+        target=lambda: upload.update(r=rt.ingestor.ingest_bytes("volcanoes.pptx", make_pptx())))
+    uploading.start()
+    assert writing.wait(30)
+    searching = threading.Thread(target=lambda: found.update(
+        hits=rt.retriever.search("magma chamber molten rock volcano", params=LEXICAL).hits))
+    searching.start()
+    searching.join(15)
+    searched_while_writing = not searching.is_alive()
+    written.set()
+    uploading.join(30)
+    searching.join(30)
+    assert searched_while_writing
+    assert found["hits"][0].chunk.doc.doc_key == upload["r"].doc_key == "upload/volcanoes.pptx"

@@ -159,7 +159,8 @@ class SearchIndex:
         self.store = store
         self.embedder = embedder
         self.files = IndexFiles(folder)
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # searches hold it while they read the indexes
+        self._writing = threading.RLock()  # one change at a time, files written included
         self.dense: DenseIndex | None = None
         self.lexical: LexicalIndex | None = None
         self.chars: LexicalIndex | None = None
@@ -172,7 +173,8 @@ class SearchIndex:
     def open(self) -> str:
         """Load the saved index, or repair or rebuild it from the database. Returns what
         was done, for the log."""
-        with self.lock:
+        with self._writing, self.lock:
+            generation = self.store.generation
             self.files.folder.mkdir(parents=True, exist_ok=True)
             meta = self.files.read_meta()
             self._claim_embeddings(meta.get("embedder", ""))
@@ -199,6 +201,7 @@ class SearchIndex:
                     self._repair_dense()
                     action = "repaired"
             self._rebuild_lexical()
+            self.generation = generation
             self._save()
             return action
 
@@ -267,10 +270,11 @@ class SearchIndex:
             self._save_lexical()
         self._set_chunk_docs(rows)
 
-    def _update_lexical(self) -> None:
+    def _update_lexical(self) -> bool:
         """Both BM25 indexes brought up to the database by chunk id: a chunk id is never
         reused and a chunk's text never changes (a replaced document gets new chunks), so
-        the chunks gone are removed and only the new ones are read and tokenised."""
+        the chunks gone are removed and only the new ones are read and tokenised. Returns
+        whether anything changed."""
         rows = self.store.query("SELECT id, doc_id FROM chunks ORDER BY id")
         live = np.fromiter((r[0] for r in rows), np.int64, len(rows))
         have = self.lexical.ids
@@ -288,9 +292,8 @@ class SearchIndex:
             hashes = text_hashes(texts)
             for lexical in (self.lexical, self.chars):
                 lexical.add(ids, texts, hashes)
-        if len(gone) or new:
-            self._save_lexical()
         self._set_chunk_docs(rows)
+        return bool(len(gone) or new)
 
     def _set_chunk_docs(self, rows) -> None:
         # Which document each chunk belongs to, for fusion and filters: reading it from the
@@ -343,23 +346,32 @@ class SearchIndex:
                 if d in docs}
 
     def _save(self) -> None:
+        """The dense index and its sidecar, which names the corpus generation they match."""
         self.dense.save(self.files.dense)
-        self.generation = self.store.generation
         self.files.write_meta({"generation": self.generation, "embedder": self.embedder.name,
                                "size": self.dense.size, "sha256": self.files.dense_digest()})
 
     def refresh(self) -> None:
         """Bring the indexes up to date after a corpus change, by chunk id: the chunks gone
-        are removed, and only the new ones are read (and embedded when they are not yet)."""
-        with self.lock:
-            if self.generation == self.store.generation:
+        are removed, and only the new ones are read (and embedded when they are not yet).
+        Searches wait for the change in memory, not for the files being written: those
+        only read the indexes, and no other change starts before they are written."""
+        with self._writing:
+            generation = self.store.generation  # read first: a change landing meanwhile is not lost
+            if generation == self.generation:
                 return
-            self._repair_dense()
-            self._update_lexical()
+            with self.lock:
+                self._repair_dense()
+                lexical_changed = self._update_lexical()
+                self.generation = generation
+            if lexical_changed:  # first: when the dense write fails (full disk), these still match
+                self._save_lexical()
             self._save()
 
     def rebuild(self) -> None:
-        with self.lock:
+        with self._writing, self.lock:
+            generation = self.store.generation
             self._rebuild_dense()
             self._rebuild_lexical()
+            self.generation = generation
             self._save()
