@@ -15,6 +15,7 @@ import contextlib
 import gc
 import logging
 import random
+import threading
 import time
 from pathlib import Path
 
@@ -113,12 +114,33 @@ def fill_store(store: Store, corpus: SyntheticCorpus, n: int) -> np.ndarray:
     return ids
 
 
+class TimedLock:
+    """A re-entrant lock that adds up how long it was held: how long searches had to wait."""
+
+    def __init__(self):
+        self._lock, self._depth, self._since, self.held_s = threading.RLock(), 0, 0.0, 0.0
+
+    def __enter__(self):
+        self._lock.acquire()
+        self._depth += 1
+        if self._depth == 1:
+            self._since = time.perf_counter()
+
+    def __exit__(self, *exc):
+        self._depth -= 1
+        if self._depth == 0:
+            self.held_s += time.perf_counter() - self._since
+        self._lock.release()
+
+
 class TimedSearchIndex(SearchIndex):
-    """The app's SearchIndex, timing the steps of ``open()``."""
+    """The app's SearchIndex, timing the steps of ``open()`` and how long it holds the
+    search lock."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.steps: dict[str, float] = {}
+        self.lock = TimedLock()
 
     def _rebuild_dense(self) -> None:
         self.steps["dense"], _ = timed(super()._rebuild_dense)
@@ -137,8 +159,8 @@ class TimedSearchIndex(SearchIndex):
 
 def corpus_change(index: TimedSearchIndex, store: Store, corpus: SyntheticCorpus, chunks: int = 20) -> dict:
     """Seconds of ``SearchIndex.refresh()`` after a teacher uploads one document of
-    ``chunks`` chunks and after deleting it again (searches wait on the index lock
-    meanwhile), and of it the time spent writing the index files."""
+    ``chunks`` chunks and after deleting it again, of them the time spent writing the
+    index files, and how long searches had to wait (the search lock held)."""
     rng = random.Random(7)
     doc = corpus.docs[0]
     texts = [sentence_mix(doc, rng) for _ in range(chunks)]
@@ -149,9 +171,10 @@ def corpus_change(index: TimedSearchIndex, store: Store, corpus: SyntheticCorpus
     for step in ("add", "delete"):
         if step == "delete":
             store.delete_document("bench/upload")
-        index.steps = {}
+        index.steps, index.lock.held_s = {}, 0.0
         out[step], _ = timed(index.refresh)
         out[f"{step}_saving"] = index.steps.get("save", 0.0)
+        out[f"{step}_searches_wait"] = index.lock.held_s
     return out
 
 
@@ -439,11 +462,11 @@ def run(settings, folder: Path, quick: bool = False, max_chunks: int | None = No
               r["open_steps_s"].get("lexical"), r["build_s"].get("reopen"), r["build_s"]["bare_bm25s"])
     c = report.table("A corpus change: SearchIndex.refresh() after one upload of 20 chunks and after its delete (s)",
                      ["chunks", "full BM25 build s (index open)", "refresh after upload", "of which saving files",
-                      "refresh after delete", "of which saving files"])
+                      "searches wait", "refresh after delete", "of which saving files", "searches wait"])
     for r in pipeline:
         ch = r["refresh_s"]
-        c.add(r["n"], r["open_steps_s"].get("lexical"), ch["add"], ch["add_saving"], ch["delete"],
-              ch["delete_saving"])
+        c.add(r["n"], r["open_steps_s"].get("lexical"), ch["add"], ch["add_saving"], ch["add_searches_wait"],
+              ch["delete"], ch["delete_saving"], ch["delete_searches_wait"])
     s = report.table(f"Flat vs IVF dense search (k=50; APPROX_FROM = {indexes.APPROX_FROM:,})",
                      ["chunks", "flat p50 ms", "flat p95 ms", "IVF p50 ms", "IVF / flat",
                       "flat p50 / query embedding p50", "IVF recall@10", "IVF recall@50", "nlist", "nprobe",
@@ -483,6 +506,9 @@ def run(settings, folder: Path, quick: bool = False, max_chunks: int | None = No
         "a database that holds the embeddings: the dense index built from them, the BM25 index(es) "
         "from the texts, the index files written. Reopen = a second SearchIndex.open() on the same "
         "database, as at a restart: the dense index file and the saved BM25 indexes are loaded.",
+        "A corpus change: after the query latencies, one document of 20 synthetic chunks (with "
+        "their embeddings) is stored and SearchIndex.refresh() timed, then the document is deleted and "
+        "refresh() timed again; searches wait only while refresh() holds the search lock.",
         ("IVF is first faster than flat at " + f"{faster[0]:,} chunks" if faster
          else "IVF was not faster than flat at any measured size") + f"; APPROX_FROM is {indexes.APPROX_FROM:,}. "
         f"A query embedding takes {embed_p50:.0f} ms (p50) here: flat search is negligible while it "
