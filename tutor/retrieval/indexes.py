@@ -20,6 +20,7 @@ chunks).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -268,15 +269,18 @@ class SearchIndex:
             self.lexical = LexicalIndex(ids, texts, tokenize, hashes)
             self.chars = LexicalIndex(ids, texts, char_ngrams, hashes)
             self._save_lexical()
-        self._set_chunk_docs(rows)
+        self._set_chunk_docs(np.asarray(ids, np.int64), np.asarray([r["doc_id"] for r in rows], np.int64))
 
     def _update_lexical(self) -> bool:
         """Both BM25 indexes brought up to the database by chunk id: a chunk id is never
         reused and a chunk's text never changes (a replaced document gets new chunks), so
         the chunks gone are removed and only the new ones are read and tokenised. Returns
         whether anything changed."""
-        rows = self.store.query("SELECT id, doc_id FROM chunks ORDER BY id")
-        live = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        # (without ORDER BY, SQLite reads the doc_id index, not the whole table: 3x faster)
+        rows = self.store.query("SELECT id, doc_id FROM chunks")
+        pairs = np.fromiter(itertools.chain.from_iterable(rows), np.int64, 2 * len(rows)).reshape(-1, 2)
+        pairs = pairs[np.argsort(pairs[:, 0])]
+        live = pairs[:, 0]
         have = self.lexical.ids
         gone = np.setdiff1d(have, live, assume_unique=True)
         new = np.setdiff1d(live, have, assume_unique=True).tolist()
@@ -292,14 +296,13 @@ class SearchIndex:
             hashes = text_hashes(texts)
             for lexical in (self.lexical, self.chars):
                 lexical.add(ids, texts, hashes)
-        self._set_chunk_docs(rows)
+        self._set_chunk_docs(live, pairs[:, 1])
         return bool(len(gone) or new)
 
-    def _set_chunk_docs(self, rows) -> None:
-        # Which document each chunk belongs to, for fusion and filters: reading it from the
-        # database took a quarter of a search at 100k chunks (one page read per candidate).
-        self._chunk_ids = np.fromiter((r["id"] for r in rows), np.int64, len(rows))
-        self._chunk_docs = np.fromiter((r["doc_id"] for r in rows), np.int64, len(rows))
+    def _set_chunk_docs(self, ids: np.ndarray, doc_ids: np.ndarray) -> None:
+        # Which document each chunk (ids ascending) belongs to, for fusion and filters: reading
+        # it from the database took a quarter of a search at 100k chunks (one page read per candidate).
+        self._chunk_ids, self._chunk_docs = ids, doc_ids
         self._documents = {d.id: d for d in self.store.documents()}
 
     def _load_lexical(self, digest: str) -> bool:
