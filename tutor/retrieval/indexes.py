@@ -13,7 +13,7 @@ scores a rebuild would give: ``refresh`` removes the chunks gone and reads and t
 only the new ones. They are saved beside the dense index (``lexical.npz``) with a digest
 of every chunk's id and text hash and of the tokenizer's code, updated from the hashes
 they keep; a start loads them when the database's texts give the same digest and builds
-them afresh otherwise (well under a second for a school's corpus, about 45 s at 100k
+them afresh otherwise (well under a second for a school's corpus, 45-70 s at 100k
 chunks).
 """
 
