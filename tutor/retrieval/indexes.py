@@ -10,11 +10,11 @@ Lexical: BM25 over normalised stems, and a second one over character n-grams
 (``tutor.retrieval.lexical``). They keep raw term frequencies and weigh them at query time
 from the live statistics, so a corpus change updates them in place by chunk id, with the
 scores a rebuild would give: ``refresh`` removes the chunks gone and reads and tokenises
-only the new ones. They are saved beside the dense index (``lexical.npz``) with a digest
-of every chunk's id and text hash and of the tokenizer's code, updated from the hashes
-they keep; a start loads them when the database's texts give the same digest and builds
-them afresh otherwise (well under a second for a school's corpus, 45-70 s at 100k
-chunks).
+only the new ones under the search lock, and writes the files after releasing it. They
+are saved beside the dense index (``lexical.npz``) with a digest of every chunk's id and
+text hash and of the tokenizer's code, updated from the hashes they keep; a start loads
+them when the database's texts give the same digest and builds them afresh otherwise
+(well under a second for a school's corpus, 45-70 s at 100k chunks).
 """
 
 from __future__ import annotations
@@ -280,7 +280,7 @@ class SearchIndex:
         rows = self.store.query("SELECT id, doc_id FROM chunks")
         pairs = np.fromiter(itertools.chain.from_iterable(rows), np.int64, 2 * len(rows)).reshape(-1, 2)
         pairs = pairs[np.argsort(pairs[:, 0])]
-        live = pairs[:, 0]
+        live, doc_ids = np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
         have = self.lexical.ids
         gone = np.setdiff1d(have, live, assume_unique=True)
         new = np.setdiff1d(live, have, assume_unique=True).tolist()
@@ -296,7 +296,7 @@ class SearchIndex:
             hashes = text_hashes(texts)
             for lexical in (self.lexical, self.chars):
                 lexical.add(ids, texts, hashes)
-        self._set_chunk_docs(live, pairs[:, 1])
+        self._set_chunk_docs(live, doc_ids)
         return bool(len(gone) or new)
 
     def _set_chunk_docs(self, ids: np.ndarray, doc_ids: np.ndarray) -> None:
