@@ -111,6 +111,9 @@ def test_bench_retrieval_quick(tmp_path, capsys):
     assert size["dense_kind"] == "IndexIDMap2" and size["dense_recall_at_10_vs_exact"] == 1.0
     assert size["bytes_per_chunk"]["dense_vectors"] == 384 * 4 + 8
     assert all(v > 0 for v in size["ratios"].values())
+    change = size["refresh_s"]  # an upload and its delete, each refreshed: figures, never thresholds
+    for step in ("add", "delete"):
+        assert 0 < change[f"{step}_searches_wait"] <= change[step] and 0 < change[f"{step}_saving"] <= change[step]
     for row in r["ivf_sweep"]:
         assert 0 <= row["recall_at_10"] <= 1 and row["nprobe"] <= row["nlist"]
     build = r["build_throughput"]

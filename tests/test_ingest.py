@@ -562,28 +562,6 @@ def test_other_language_passages_are_ranked_by_meaning_not_shared_names(fake_run
     assert ranking(replace(hybrid, cross_lexical=0.0)) == dense
 
 
-def test_lexical_scores_are_bm25s_scores():
-    """Our BM25 sums the postings itself (faster at scale); it must score like bm25s,
-    a repeated query word included, and rank its top k by those scores."""
-    from tutor.retrieval.indexes import LexicalIndex
-
-    rng = random.Random(3)
-    words = [f"w{i}" for i in range(60)]
-    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 40))) for _ in range(300)]
-    lex = LexicalIndex(list(range(1000, 1300)), texts, tokenizer=str.split)
-    vocab = lex.retriever.vocab_dict
-    for query in ("w1 w2 w3", "w5 w5 w7 w59", "w0"):
-        toks = query.split()
-        expected = lex.retriever.get_scores(toks)
-        np.testing.assert_allclose(lex._scores([vocab[t] for t in toks]), expected, rtol=1e-6)
-        scores, ids = lex.search(query, 10)
-        best = np.sort(expected)[::-1][:10]  # (passages with equal scores may come in any order)
-        np.testing.assert_allclose(scores, best, rtol=1e-6)
-        np.testing.assert_allclose(expected[ids - 1000], best, rtol=1e-6)
-    for word in words + ["never-used"]:  # document frequencies read off the BM25 matrix
-        assert lex.doc_freq(word) == sum(word in t.split() for t in texts)
-
-
 def test_unknown_share_counts_words_the_corpus_never_uses_and_forgives_a_typo():
     """The evidence model's fourth and fifth features: a question naming things no passage mentions
     (a topic the materials lack) scores near 1, a question in the materials' words 0, and
@@ -649,14 +627,15 @@ def test_bm25_indexes_are_saved_and_loaded_only_while_they_match(fake_runtime, m
     built = results(rt.index)
     assert rt.index.files.lexical.exists()
     rt.store.close()
-    built_here = []
-    original = indexes.LexicalIndex.__init__
+    built_here = []  # the passages each BM25 index tokenised
+    original = indexes.LexicalIndex.add
 
-    def counting_init(self, ids, texts, tokenizer=tokenize):
-        built_here.append(len(ids))
-        original(self, ids, texts, tokenizer)
+    def counting_add(self, ids, texts, hashes=None):
+        if len(ids):
+            built_here.append(len(ids))
+        original(self, ids, texts, hashes)
 
-    monkeypatch.setattr(indexes.LexicalIndex, "__init__", counting_init)
+    monkeypatch.setattr(indexes.LexicalIndex, "add", counting_add)
 
     def reopen():
         built_here.clear()
@@ -666,7 +645,7 @@ def test_bm25_indexes_are_saved_and_loaded_only_while_they_match(fake_runtime, m
         return store, index
 
     store, index = reopen()
-    assert built_here == [0, 0]  # only the empty shells of the two loaded indexes
+    assert built_here == []  # both loaded, not a passage tokenised
     assert results(index) == built and sum(bool(r[0]) and bool(r[3]) for r in built) >= 3
     some = next(iter(store.chunk_ids()))
     doc = store.documents_of_chunks([some])[some]
@@ -681,8 +660,94 @@ def test_bm25_indexes_are_saved_and_loaded_only_while_they_match(fake_runtime, m
     assert "damaged" in caplog.text and max(built_here) == len(store.chunk_ids())
     assert results(index)[0][0]
     store.close()
-    assert indexes.lexical_digest([1, 2], ["a", "b"]) != indexes.lexical_digest([1, 3], ["a", "b"])
-    assert indexes.lexical_digest([1, 2], ["a", "b"]) != indexes.lexical_digest([1, 2], ["a", "c"])
+
+
+def test_an_upload_tokenises_only_its_own_chunks_and_a_delete_none(fake_runtime, monkeypatch):
+    """A corpus change updates both BM25 indexes in place (the whole corpus is not
+    tokenised again under the index lock): an upload tokenises its own chunks only, a
+    delete nothing, a deleted document never comes back, and the file saved after each
+    is the index in memory, which a restart loads as it is."""
+    from tutor.retrieval import indexes
+
+    rt = fake_runtime
+    index = rt.index
+    stems, chars = index.lexical, index.chars
+    tokenised = []
+    for lex in (stems, chars):
+        lex.tokenizer = lambda text, inner=lex.tokenizer: tokenised.append(text) or inner(text)
+
+    def reopened():
+        """The index a restart opens, checked to be the one in memory."""
+        added = []
+        original = indexes.LexicalIndex.add
+
+        def counting_add(self, ids, texts, hashes=None):
+            added.extend(ids)
+            original(self, ids, texts, hashes)
+
+        with monkeypatch.context() as m:
+            m.setattr(indexes.LexicalIndex, "add", counting_add)
+            store = Store(rt.settings.db_path)
+            other = SearchIndex(store, HashingEmbedder(), rt.settings.index_path)
+            assert other.open() == "loaded" and added == []  # loaded: not a passage tokenised
+        for mine, theirs in ((index.lexical, other.lexical), (index.chars, other.chars)):
+            a, b = mine.state(""), theirs.state("")
+            assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+        return store, other
+
+    old = set(stems.ids.tolist())
+    r = rt.ingestor.ingest_bytes("volcanoes.pptx", make_pptx())
+    new = rt.store.chunks_of(r.doc_key)
+    assert sorted(tokenised) == sorted(2 * [c.search_text for c in new])  # once per index
+    assert index.lexical is stems and index.chars is chars and stems.segments > 1
+    assert set(stems.ids.tolist()) == set(chars.ids.tolist()) == old | {c.id for c in new} == rt.store.chunk_ids()
+    query = "magma chamber molten rock volcano"
+    assert top_doc(rt, query, LEXICAL)[0] == r.doc_key
+    store, other = reopened()
+    assert Retriever(other).search(query, params=LEXICAL).hits[0].chunk.doc.doc_key == r.doc_key
+    store.close()
+
+    tokenised.clear()
+    assert rt.ingestor.delete(r.doc_key) is True
+    assert tokenised == [] and index.lexical is stems and index.chars is chars
+    assert set(stems.ids.tolist()) == set(chars.ids.tolist()) == old == rt.store.chunk_ids()
+    _never_returned(rt.retriever, r.doc_key, query)
+    store, other = reopened()
+    _never_returned(Retriever(other), r.doc_key, query)
+    store.close()
+
+
+def test_searches_do_not_wait_for_the_index_files_after_an_upload(fake_runtime, monkeypatch):
+    """refresh() holds the search lock while it changes the indexes in memory, not while
+    it writes them to disk (a second or more at 100k chunks): a search meanwhile already
+    finds the new document."""
+    import threading
+
+    rt = fake_runtime
+    writing, written = threading.Event(), threading.Event()
+    save = SearchIndex._save
+
+    def slow_save(self):
+        writing.set()
+        written.wait(30)
+        save(self)
+
+    monkeypatch.setattr(SearchIndex, "_save", slow_save)
+    upload, found = {}, {}
+    uploading = threading.Thread(
+        target=lambda: upload.update(r=rt.ingestor.ingest_bytes("volcanoes.pptx", make_pptx())))
+    uploading.start()
+    assert writing.wait(30)
+    searching = threading.Thread(target=lambda: found.update(
+        hits=rt.retriever.search("magma chamber molten rock volcano", params=LEXICAL).hits))
+    searching.start()
+    searching.join(15)
+    searched_while_writing = not searching.is_alive()
+    written.set()
+    uploading.join(30)
+    searching.join(30)
+    assert searched_while_writing
+    assert found["hits"][0].chunk.doc.doc_key == upload["r"].doc_key == "upload/volcanoes.pptx"
 
 
 def test_roman_numerals_typed_in_cyrillic_meet_latin_ones():

@@ -15,6 +15,7 @@ import contextlib
 import gc
 import logging
 import random
+import threading
 import time
 from pathlib import Path
 
@@ -113,18 +114,68 @@ def fill_store(store: Store, corpus: SyntheticCorpus, n: int) -> np.ndarray:
     return ids
 
 
+class TimedLock:
+    """A re-entrant lock that adds up how long it was held: how long searches had to wait."""
+
+    def __init__(self):
+        self._lock, self._depth, self._since, self.held_s = threading.RLock(), 0, 0.0, 0.0
+
+    def __enter__(self):
+        self._lock.acquire()
+        self._depth += 1
+        if self._depth == 1:
+            self._since = time.perf_counter()
+
+    def __exit__(self, *exc):
+        self._depth -= 1
+        if self._depth == 0:
+            self.held_s += time.perf_counter() - self._since
+        self._lock.release()
+
+
 class TimedSearchIndex(SearchIndex):
-    """The app's SearchIndex, timing the steps of ``open()``."""
+    """The app's SearchIndex, timing the steps of ``open()`` and how long it holds the
+    search lock."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.steps: dict[str, float] = {}
+        self.lock = TimedLock()
 
     def _rebuild_dense(self) -> None:
         self.steps["dense"], _ = timed(super()._rebuild_dense)
 
     def _rebuild_lexical(self) -> None:
         self.steps["lexical"], _ = timed(super()._rebuild_lexical)
+
+    def _save(self) -> None:
+        t, _ = timed(super()._save)
+        self.steps["save"] = self.steps.get("save", 0.0) + t
+
+    def _save_lexical(self, *args) -> None:
+        t, _ = timed(super()._save_lexical, *args)
+        self.steps["save"] = self.steps.get("save", 0.0) + t
+
+
+def corpus_change(index: TimedSearchIndex, store: Store, corpus: SyntheticCorpus, chunks: int = 20) -> dict:
+    """Seconds of ``SearchIndex.refresh()`` after a teacher uploads one document of
+    ``chunks`` chunks and after deleting it again, of them the time spent writing the
+    index files, and how long searches had to wait (the search lock held)."""
+    rng = random.Random(7)
+    doc = corpus.docs[0]
+    texts = [sentence_mix(doc, rng) for _ in range(chunks)]
+    vectors = corpus.vectors[rng.sample(range(corpus.n_real), chunks)]
+    store.put_document(Document(doc_key="bench/upload", title=doc.title, lang=doc.lang),
+                       [Chunk(t, t) for t in texts], vectors)
+    out = {}
+    for step in ("add", "delete"):
+        if step == "delete":
+            store.delete_document("bench/upload")
+        index.steps, index.lock.held_s = {}, 0.0
+        out[step], _ = timed(index.refresh)
+        out[f"{step}_saving"] = index.steps.get("save", 0.0)
+        out[f"{step}_searches_wait"] = index.lock.held_s
+    return out
 
 
 def recall(found: list, exact: list, k: int) -> float:
@@ -227,6 +278,8 @@ def measure_size(corpus: SyntheticCorpus, n: int, queries: list[str], qvecs: np.
     ours_lex = [timed(lexical.search, q, 50)[0] for q in queries]
     chars = getattr(index, "chars", None)
     ours_chars = [timed(chars.search, q, 50)[0] for q in queries] if chars is not None else []
+    open_steps = dict(index.steps)
+    change = corpus_change(index, store, corpus)
     # bare libraries on the same data
     flat = faiss.IndexFlatIP(corpus.dim)
     flat.add(np.ascontiguousarray(vectors))
@@ -236,8 +289,7 @@ def measure_size(corpus: SyntheticCorpus, n: int, queries: list[str], qvecs: np.
     bm_s, bm = timed(bare_bm25, texts)
     bare_lex = [timed(bare_bm25_search, bm, q, 50)[0] for q in queries]
     db_bytes = sum(p.stat().st_size for p in folder.glob(f"bench-{n}.sqlite3*"))
-    lexical_bytes = sum(a.nbytes for lex in (lexical, chars) if lex is not None
-                        for a in lex.retriever.scores.values() if hasattr(a, "nbytes"))
+    lexical_bytes = sum(lex.nbytes for lex in (lexical, chars) if lex is not None)
     result = {
         "n": n, "dense_kind": type(dense.index).__name__,
         "ours": latency(ours), "embed_query": latency(embed), "ours_dense": latency(ours_dense),
@@ -247,7 +299,7 @@ def measure_size(corpus: SyntheticCorpus, n: int, queries: list[str], qvecs: np.
         "dense_recall_at_10_vs_exact": recall(found, exact, 10),
         "build_s": {"synthesis": grow_s, "store": fill_s, "open": open_s, "reopen": reopen_s,
                     "bare_bm25s": bm_s},
-        "open_steps_s": index.steps,
+        "open_steps_s": open_steps, "refresh_s": change,
         "bytes_per_chunk": {"rss_indexes": index_bytes / n, "rss_peak_build": (sampler.peak - before) / n,
                             "dense_vectors": corpus.dim * 4 + 8, "lexical_matrix": lexical_bytes / n,
                             "database_file": db_bytes / n},
@@ -408,6 +460,13 @@ def run(settings, folder: Path, quick: bool = False, max_chunks: int | None = No
         m.add(r["n"], b["rss_indexes"], b["rss_peak_build"], b["dense_vectors"], b["lexical_matrix"],
               b["database_file"], r["build_s"]["open"], r["open_steps_s"].get("dense"),
               r["open_steps_s"].get("lexical"), r["build_s"].get("reopen"), r["build_s"]["bare_bm25s"])
+    c = report.table("A corpus change: SearchIndex.refresh() after one upload of 20 chunks and after its delete (s)",
+                     ["chunks", "full BM25 build s (index open)", "refresh after upload", "of which saving files",
+                      "searches wait", "refresh after delete", "of which saving files", "searches wait"])
+    for r in pipeline:
+        ch = r["refresh_s"]
+        c.add(r["n"], r["open_steps_s"].get("lexical"), ch["add"], ch["add_saving"], ch["add_searches_wait"],
+              ch["delete"], ch["delete_saving"], ch["delete_searches_wait"])
     s = report.table(f"Flat vs IVF dense search (k=50; APPROX_FROM = {indexes.APPROX_FROM:,})",
                      ["chunks", "flat p50 ms", "flat p95 ms", "IVF p50 ms", "IVF / flat",
                       "flat p50 / query embedding p50", "IVF recall@10", "IVF recall@50", "nlist", "nprobe",
@@ -447,6 +506,9 @@ def run(settings, folder: Path, quick: bool = False, max_chunks: int | None = No
         "a database that holds the embeddings: the dense index built from them, the BM25 index(es) "
         "from the texts, the index files written. Reopen = a second SearchIndex.open() on the same "
         "database, as at a restart: the dense index file and the saved BM25 indexes are loaded.",
+        "A corpus change: after the query latencies, one document of 20 synthetic chunks (with "
+        "their embeddings) is stored and SearchIndex.refresh() timed, then the document is deleted and "
+        "refresh() timed again; searches wait only while refresh() holds the search lock.",
         ("IVF is first faster than flat at " + f"{faster[0]:,} chunks" if faster
          else "IVF was not faster than flat at any measured size") + f"; APPROX_FROM is {indexes.APPROX_FROM:,}. "
         f"A query embedding takes {embed_p50:.0f} ms (p50) here: flat search is negligible while it "

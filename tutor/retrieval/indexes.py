@@ -6,15 +6,21 @@ up to ``APPROX_FROM`` vectors; past it an IVF index, which ``tutor bench retriev
 shows to hold recall while staying under the latency target. Embeddings also live in the
 database, so a lost or corrupt index file is rebuilt without running the embedder.
 
-Lexical: BM25 (bm25s) over normalised stems, and a second one over character n-grams. They
-are rebuilt from the database whenever the corpus changes (well under a second for a
-school's corpus, 50 s to 4 minutes at 100k chunks) and saved beside the dense index, so
-that a start whose chunks and tokenizer are unchanged loads them instead.
+Lexical: BM25 over normalised stems, and a second one over character n-grams
+(``tutor.retrieval.lexical``). They keep raw term frequencies and weigh them at query time
+from the live statistics, so a corpus change updates them in place by chunk id, with the
+scores a rebuild would give: ``refresh`` removes the chunks gone and reads and tokenises
+only the new ones under the search lock, and writes the files after releasing it. They
+are saved beside the dense index (``lexical.npz``) with a digest of every chunk's id and
+text hash and of the tokenizer's code, updated from the hashes they keep; a start loads
+them when the database's texts give the same digest and builds them afresh otherwise
+(well under a second for a school's corpus, 45-70 s at 100k chunks).
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -24,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tutor.retrieval.lexical import LexicalIndex, corpus_digest, text_hashes
 from tutor.retrieval.textnorm import char_ngrams, tokenize
 
 if TYPE_CHECKING:
@@ -118,108 +125,6 @@ class DenseIndex:
         return self
 
 
-class LexicalIndex:
-    """BM25 over a token stream: ``tokenize`` (stems) or ``char_ngrams``."""
-
-    def __init__(self, ids: list[int], texts: list[str], tokenizer=tokenize):
-        import bm25s
-
-        self.ids = np.asarray(ids, np.int64)
-        self.tokenizer = tokenizer
-        self.retriever = None
-        self._doc_freqs = np.zeros(0, np.int64)
-        if ids:
-            tokens = [tokenizer(t) or ["∅"] for t in texts]
-            self.retriever = bm25s.BM25(k1=1.2, b=0.75)
-            self.retriever.index(tokens, show_progress=False)
-            # A passage holds a word exactly when the word's column of the BM25 matrix has
-            # an entry for it (every score is positive): document frequencies for free.
-            self._doc_freqs = np.diff(self.retriever.scores["indptr"])
-
-    def state(self, prefix: str) -> dict[str, np.ndarray]:
-        """The arrays a search needs, named with ``prefix``, for ``np.savez``."""
-        if self.retriever is None:
-            return {f"{prefix}ids": self.ids}
-        scores, vocab = self.retriever.scores, self.retriever.vocab_dict
-        words = np.array(sorted(vocab, key=vocab.__getitem__))  # each word at its column
-        return {f"{prefix}ids": self.ids, f"{prefix}data": scores["data"], f"{prefix}indices": scores["indices"],
-                f"{prefix}indptr": scores["indptr"], f"{prefix}vocab": words}
-
-    @classmethod
-    def from_state(cls, arrays, prefix: str, tokenizer) -> LexicalIndex:
-        """The index ``state`` saved, without tokenising a single passage."""
-        from types import SimpleNamespace
-
-        self = cls([], [], tokenizer)
-        self.ids = np.asarray(arrays[f"{prefix}ids"], np.int64)
-        if f"{prefix}vocab" in arrays:
-            indptr = arrays[f"{prefix}indptr"]
-            scores = {"data": arrays[f"{prefix}data"], "indices": arrays[f"{prefix}indices"], "indptr": indptr,
-                      "num_docs": len(self.ids)}
-            vocab = {str(word): at for at, word in enumerate(arrays[f"{prefix}vocab"].tolist())}
-            self.retriever = SimpleNamespace(scores=scores, vocab_dict=vocab)
-            self._doc_freqs = np.diff(indptr)
-        return self
-
-    def doc_freq(self, token: str) -> int:
-        """How many passages hold ``token``."""
-        at = self.retriever.vocab_dict.get(token) if self.retriever is not None else None
-        return int(self._doc_freqs[at]) if at is not None else 0
-
-    def idf(self, token: str) -> float:
-        """Inverse document frequency; a word the corpus never uses weighs the most."""
-        n = max(len(self.ids), 1)
-        return float(np.log(1 + n / (self.doc_freq(token) + 0.5)))
-
-    @property
-    def size(self) -> int:
-        return len(self.ids)
-
-    def _scores(self, token_ids: list[int]) -> np.ndarray:
-        """BM25 score of every passage: the precomputed postings of the query's tokens
-        (a repeated token counts again, as in bm25s) summed by ``np.bincount``, 5-10x
-        faster than bm25s's ``np.add.at`` at 100k passages."""
-        r = self.retriever  # plain BM25: a passage without the word scores 0 for it
-        data, indices, indptr = r.scores["data"], r.scores["indices"], r.scores["indptr"]
-        spans = [slice(indptr[t], indptr[t + 1]) for t in token_ids]
-        return np.bincount(np.concatenate([indices[s] for s in spans]),
-                           weights=np.concatenate([data[s] for s in spans]),
-                           minlength=r.scores["num_docs"])
-
-    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        tokens = self.tokenizer(query)
-        if self.retriever is None or not tokens:
-            return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        vocab = self.retriever.vocab_dict
-        known = [t for t in tokens if t in vocab]
-        if not known:
-            return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        # bm25s.retrieve wraps one query in progress bars and batching (~0.5 ms); the
-        # scores and a partial sort are all a single query needs.
-        scores = self._scores([vocab[t] for t in known])
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        top = top[scores[top] > 0]
-        return scores[top].astype(np.float32), self.ids[top]
-
-
-def lexical_digest(ids: list[int], texts: list[str]) -> str:
-    """What a saved BM25 index must match: every chunk's id and text, and the code that
-    turns text into tokens (a changed stemmer or stopword list means a rebuild)."""
-    from tutor.ingest import langdetect
-    from tutor.retrieval import textnorm
-
-    h = hashlib.sha256()
-    for file in (textnorm.__file__, langdetect.__file__, __file__):  # this one holds BM25's k1 and b
-        h.update(Path(file).read_bytes())
-    h.update(np.asarray(ids, np.int64).tobytes())
-    for text in texts:
-        h.update(text.encode("utf-8", "surrogatepass"))
-        h.update(b"\0")
-    return h.hexdigest()
-
-
 class IndexFiles:
     """Where the dense index and its sidecar (the corpus generation it matches) live."""
 
@@ -255,7 +160,8 @@ class SearchIndex:
         self.store = store
         self.embedder = embedder
         self.files = IndexFiles(folder)
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # searches hold it while they read the indexes
+        self._writing = threading.RLock()  # one change at a time, files written included
         self.dense: DenseIndex | None = None
         self.lexical: LexicalIndex | None = None
         self.chars: LexicalIndex | None = None
@@ -268,7 +174,8 @@ class SearchIndex:
     def open(self) -> str:
         """Load the saved index, or repair or rebuild it from the database. Returns what
         was done, for the log."""
-        with self.lock:
+        with self._writing, self.lock:
+            generation = self.store.generation
             self.files.folder.mkdir(parents=True, exist_ok=True)
             meta = self.files.read_meta()
             self._claim_embeddings(meta.get("embedder", ""))
@@ -295,6 +202,7 @@ class SearchIndex:
                     self._repair_dense()
                     action = "repaired"
             self._rebuild_lexical()
+            self.generation = generation
             self._save()
             return action
 
@@ -352,17 +260,49 @@ class SearchIndex:
             self.dense.add(ids, vectors)
 
     def _rebuild_lexical(self) -> None:
+        """Both BM25 indexes from every chunk's text: loaded from the saved file when that
+        was built from exactly these chunks by this tokenizer, built afresh otherwise."""
         rows = self.store.query("SELECT id, doc_id, search_text FROM chunks ORDER BY id")
         ids, texts = [r["id"] for r in rows], [r["search_text"] for r in rows]
-        digest = lexical_digest(ids, texts)
-        if not self._load_lexical(digest):
-            self.lexical = LexicalIndex(ids, texts)
-            self.chars = LexicalIndex(ids, texts, tokenizer=char_ngrams)
-            self._save_lexical(digest)
-        # Which document each chunk belongs to, for fusion and filters: reading it from the
-        # database took a quarter of a search at 100k chunks (one page read per candidate).
-        self._chunk_ids = np.asarray(ids, np.int64)
-        self._chunk_docs = np.asarray([r["doc_id"] for r in rows], np.int64)
+        hashes = text_hashes(texts)
+        if not self._load_lexical(corpus_digest(ids, hashes)):
+            self.lexical = LexicalIndex(ids, texts, tokenize, hashes)
+            self.chars = LexicalIndex(ids, texts, char_ngrams, hashes)
+            self._save_lexical()
+        self._set_chunk_docs(np.asarray(ids, np.int64), np.asarray([r["doc_id"] for r in rows], np.int64))
+
+    def _update_lexical(self) -> bool:
+        """Both BM25 indexes brought up to the database by chunk id: a chunk id is never
+        reused and a chunk's text never changes (a replaced document gets new chunks), so
+        the chunks gone are removed and only the new ones are read and tokenised. Returns
+        whether anything changed."""
+        # (without ORDER BY, SQLite reads the doc_id index, not the whole table: 3x faster)
+        rows = self.store.query("SELECT id, doc_id FROM chunks")
+        pairs = np.fromiter(itertools.chain.from_iterable(rows), np.int64, 2 * len(rows)).reshape(-1, 2)
+        pairs = pairs[np.argsort(pairs[:, 0])]
+        live, doc_ids = np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
+        have = self.lexical.ids
+        gone = np.setdiff1d(have, live, assume_unique=True)
+        new = np.setdiff1d(live, have, assume_unique=True).tolist()
+        for lexical in (self.lexical, self.chars):
+            lexical.remove(gone)
+        if new:
+            found = []
+            for at in range(0, len(new), 500):  # (SQLite caps the parameters of a statement)
+                part = new[at:at + 500]
+                found += self.store.query(f"SELECT id, search_text FROM chunks WHERE id IN "
+                                          f"({','.join('?' * len(part))}) ORDER BY id", part)
+            ids, texts = [r["id"] for r in found], [r["search_text"] for r in found]
+            hashes = text_hashes(texts)
+            for lexical in (self.lexical, self.chars):
+                lexical.add(ids, texts, hashes)
+        self._set_chunk_docs(live, doc_ids)
+        return bool(len(gone) or new)
+
+    def _set_chunk_docs(self, ids: np.ndarray, doc_ids: np.ndarray) -> None:
+        # Which document each chunk (ids ascending) belongs to, for fusion and filters: reading
+        # it from the database took a quarter of a search at 100k chunks (one page read per candidate).
+        self._chunk_ids, self._chunk_docs = ids, doc_ids
         self._documents = {d.id: d for d in self.store.documents()}
 
     def _load_lexical(self, digest: str) -> bool:
@@ -374,6 +314,8 @@ class SearchIndex:
                     return False
                 lexical = LexicalIndex.from_state(arrays, "stems_", tokenize)
                 chars = LexicalIndex.from_state(arrays, "chars_", char_ngrams)
+            if lexical.digest() != digest or chars.digest() != digest:
+                raise ValueError("its passages are not those of its digest")
         except FileNotFoundError:
             return False
         except Exception as exc:  # noqa: BLE001 - a damaged file is rebuilt, whatever numpy raises
@@ -382,10 +324,13 @@ class SearchIndex:
         self.lexical, self.chars = lexical, chars
         return True
 
-    def _save_lexical(self, digest: str) -> None:
+    def _save_lexical(self) -> None:
+        """Both indexes with the digest of their passages, derived from the text hashes
+        they keep (no text is read again after an incremental change)."""
         tmp = self.files.lexical.with_name("lexical.tmp.npz")
         try:
-            np.savez(tmp, digest=np.array(digest), **self.lexical.state("stems_"), **self.chars.state("chars_"))
+            np.savez(tmp, digest=np.array(self.lexical.digest()), **self.lexical.state("stems_"),
+                     **self.chars.state("chars_"))
             os.replace(tmp, self.files.lexical)
         except OSError as exc:  # a full disk costs the next start a rebuild, nothing more
             log.warning("could not save the BM25 index (%s)", exc)
@@ -404,22 +349,32 @@ class SearchIndex:
                 if d in docs}
 
     def _save(self) -> None:
+        """The dense index and its sidecar, which names the corpus generation they match."""
         self.dense.save(self.files.dense)
-        self.generation = self.store.generation
         self.files.write_meta({"generation": self.generation, "embedder": self.embedder.name,
                                "size": self.dense.size, "sha256": self.files.dense_digest()})
 
     def refresh(self) -> None:
-        """Bring both indexes up to date after a corpus change (incremental for dense)."""
-        with self.lock:
-            if self.generation == self.store.generation:
+        """Bring the indexes up to date after a corpus change, by chunk id: the chunks gone
+        are removed, and only the new ones are read (and embedded when they are not yet).
+        Searches wait for the change in memory, not for the files being written: those
+        only read the indexes, and no other change starts before they are written."""
+        with self._writing:
+            generation = self.store.generation  # read first: a change landing meanwhile is not lost
+            if generation == self.generation:
                 return
-            self._repair_dense()
-            self._rebuild_lexical()
+            with self.lock:
+                self._repair_dense()
+                lexical_changed = self._update_lexical()
+                self.generation = generation
+            if lexical_changed:  # first: when the dense write fails (full disk), these still match
+                self._save_lexical()
             self._save()
 
     def rebuild(self) -> None:
-        with self.lock:
+        with self._writing, self.lock:
+            generation = self.store.generation
             self._rebuild_dense()
             self._rebuild_lexical()
+            self.generation = generation
             self._save()
