@@ -17,7 +17,6 @@ from tutor.config import REPO_ROOT, Settings
 from tutor.evaluation import datasets
 from tutor.evaluation.tasks.base import EvalContext
 from tutor.models import apply_offline
-from tutor.retrieval.hybrid import evidence_features
 from tutor.runtime import load_embedder
 
 FEATURES = ("dense", "coverage", "lexical", "unknown", "unknown_max")
@@ -33,8 +32,7 @@ def main(embedder=None) -> None:
     for item in datasets.bundled_items():
         if item["type"] not in ("answerable", "unanswerable"):
             continue
-        hits = pool.retriever.search(item["question"], k=10).hits
-        f = evidence_features(item["question"], hits, pool.index.lexical, pool.index.chars) if hits else {}
+        f = pool.retriever.search(item["question"], k=10).evidence
         features.append([f.get(k, 0.0) for k in FEATURES])
         labels.append(item["type"] == "answerable")
     pool.close()

@@ -59,6 +59,7 @@ class SearchResult:
     hits: list[Hit]
     confidence: float = 0.0
     notes: list[str] = field(default_factory=list)
+    evidence: dict[str, float] = field(default_factory=dict)  # what the confidence was computed from
 
     @property
     def has_evidence(self) -> bool:
@@ -169,13 +170,13 @@ class Retriever:
         ranked = [Hit(chunks[cid], total[cid], raw["dense"].get(cid), raw["lexical"].get(cid),
                       ranks["dense"].get(cid), ranks["lexical"].get(cid))
                   for cid in top if cid in chunks]
-        confidence = self._confidence(query, ranked, p)
-        return SearchResult(query, ranked, confidence, notes)
+        if not ranked:
+            return SearchResult(query, ranked, 0.0, notes)
+        f = evidence_features(query, ranked, index.lexical, index.chars)
+        return SearchResult(query, ranked, self._confidence(f, p), notes, f)
 
-    def _confidence(self, query: str, hits: list[Hit], p: FusionParams) -> float:
-        if not hits:
-            return 0.0
-        f = evidence_features(query, hits, self.index.lexical, getattr(self.index, "chars", None))
+    @staticmethod
+    def _confidence(f: dict[str, float], p: FusionParams) -> float:
         z = (p.conf_bias + p.conf_dense * f["dense"] + p.conf_coverage * f["coverage"]
              + p.conf_lexical * f["lexical"] + p.conf_unknown * f["unknown"]
              + p.conf_unknown_max * f["unknown_max"])
