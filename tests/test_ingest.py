@@ -761,3 +761,25 @@ def test_roman_numerals_typed_in_cyrillic_meet_latin_ones():
     assert char_ngrams("ХVІІ ғасыр") == char_ngrams("XVII ғасыр")
     assert tokenize("С. Сейфуллин 5 см, 3 мм, Х ғ.", lang="kk") == ["сейфул", "5", "см", "3", "мм", "х", "ғ"]
     assert tokenize("Хасен Ісмағұлов", lang="kk") == ["хасе", "ісмағұ"]
+
+
+def test_chunk_ids_are_read_in_parts_that_sqlite_accepts(fake_runtime, monkeypatch):
+    """A repair or a refresh reads the new chunks by id; SQLite caps the parameters of one
+    statement (a bulk import of tens of thousands of chunks would pass the cap), so they
+    are read in parts, here of two, and every one arrives."""
+    from tutor.retrieval import indexes
+
+    monkeypatch.setattr(indexes, "ID_BATCH", 2)
+    rt = fake_runtime
+    before = len(rt.store.chunk_ids())
+    for name, data in (("volcanoes.pptx", make_pptx()), ("lamps.pdf", make_pdf(LAMPS_PDF))):
+        rt.ingestor.ingest_bytes(name, data)
+    assert len(rt.store.chunk_ids()) - before > 2
+    assert_index_matches_store(rt.store, rt.index)
+    import sqlite3
+
+    conn = rt.store._conn()  # this thread's connection, now capped at 3 parameters
+    conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 3)
+    ids = sorted(rt.store.chunk_ids())
+    got, vectors = rt.index._vectors(ids)
+    assert got.tolist() == ids and len(vectors) == len(ids)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 APPROX_FROM = 50_000
+ID_BATCH = 500  # chunk ids per SQL statement
 
 
 class DenseIndex:
@@ -228,9 +229,12 @@ class SearchIndex:
         self._embed_missing()
         if ids is None:
             rows = self.store.query("SELECT id, embedding FROM chunks ORDER BY id")
-        else:
-            marks = ",".join("?" for _ in ids)
-            rows = self.store.query(f"SELECT id, embedding FROM chunks WHERE id IN ({marks})", ids)
+        else:  # in parts: SQLite caps the parameters of a statement (a bulk import repaired)
+            rows = []
+            for at in range(0, len(ids), ID_BATCH):
+                part = ids[at:at + ID_BATCH]
+                rows += self.store.query(f"SELECT id, embedding FROM chunks WHERE id IN "
+                                         f"({','.join('?' * len(part))}) ORDER BY id", part)
         rows = [r for r in rows if r["embedding"] and len(r["embedding"]) == 4 * self.embedder.dim]
         id_arr = np.asarray([r["id"] for r in rows], np.int64)
         vec = (np.frombuffer(b"".join(r["embedding"] for r in rows), "<f4").reshape(-1, self.embedder.dim)
@@ -288,8 +292,8 @@ class SearchIndex:
             lexical.remove(gone)
         if new:
             found = []
-            for at in range(0, len(new), 500):  # (SQLite caps the parameters of a statement)
-                part = new[at:at + 500]
+            for at in range(0, len(new), ID_BATCH):  # (SQLite caps the parameters of a statement)
+                part = new[at:at + ID_BATCH]
                 found += self.store.query(f"SELECT id, search_text FROM chunks WHERE id IN "
                                           f"({','.join('?' * len(part))}) ORDER BY id", part)
             ids, texts = [r["id"] for r in found], [r["search_text"] for r in found]
