@@ -98,3 +98,13 @@ def test_a_hard_wrapped_sentence_is_quoted_whole():
         "Дальтонизм — көздің көру қабілетінің бұзылуы нәтижесінде түсті ажырата алмау.",
         "Мысалы:", "қызыл мен жасыл.", "- бірінші пункт", "- екінші пункт",
         "```python", "x = 1", "print(x)", "```"]
+
+
+def test_the_answer_in_a_long_passage_s_fifteenth_sentence_is_found():
+    # A lesson section of short sentences or list items easily holds more than a dozen;
+    # every one up to the twentieth is a candidate.
+    filler = " ".join(f"Бұл {i}-сөйлем басқа тақырып туралы айтады." for i in range(1, 15))
+    passage = filler + " Абай 1845 жылы дүниеге келді."
+    (_, sentence, _), = ExtractiveComposer(embedder=None, max_sentences=1).best_sentences(
+        "Абай қашан дүниеге келді?", [_hit(passage, "kk")])
+    assert sentence == "Абай 1845 жылы дүниеге келді."
