@@ -113,6 +113,32 @@ def test_builtin_e5_embeds_questions_with_onnx_runtime(real_embedder):
     assert (fast[:3] * nano).sum(axis=1).min() > 0.999
 
 
+def test_builtin_e5_embeds_an_answer_s_sentences_with_onnx_runtime_too(real_embedder, monkeypatch):
+    """The few sentences an answer scores go to the same ONNX engine with e5's passage
+    prefix (sentence-transformers' copy of the weights then stays unread while the app
+    only answers); the vectors are sentence-transformers' own, and a bulk encode (an
+    upload) still goes to sentence-transformers."""
+    from tutor.retrieval import embedders
+
+    inner = real_embedder.inner
+    assert inner.passage_engine.prefix == inner.passage_prefix == "passage: "
+    sentences = ["Фотосинтез жасыл өсімдіктерде жүреді.", "Фотосинтез происходит в хлоропластах.",
+                 "Photosynthesis makes sugar. " * 200]
+    fast = inner.encode_passages(sentences)
+    engine, inner.passage_engine = inner.passage_engine, None
+    try:
+        slow = inner.encode_passages(sentences)
+    finally:
+        inner.passage_engine = engine
+    assert (fast * slow).sum(axis=1).min() > 0.9999
+    calls, original = [], embedders.OnnxQueries.__call__
+    monkeypatch.setattr(embedders.OnnxQueries, "__call__",
+                        lambda self, texts: calls.append(len(texts)) or original(self, texts))
+    inner.encode_passages(sentences[:2])
+    inner.encode_passages(sentences[:2] * (embedders.FEW_PASSAGES // 2 + 1))  # an upload's worth
+    assert calls == [2]
+
+
 def test_llamacpp_backend_streams_from_the_package_gguf(tmp_path):
     """Runs only where the optional 'llamacpp' extra is installed (it compiles)."""
     pytest.importorskip("llama_cpp")

@@ -38,6 +38,8 @@ def load_embedder(settings: Settings) -> Embedder:
         raise ModelError("embedder", f"cannot load the embedder from {resolved.location} "
                                      f"({type(exc).__name__}: {str(exc)[:200]})") from None
     inner.query_engine = _query_engine(resolved, settings, inner)
+    if isinstance(inner.query_engine, OnnxQueries) and inner.passage_prefix:
+        inner.passage_engine = inner.query_engine.with_prefix(inner.passage_prefix)
     inner.name = resolved.spec
     return CachedEmbedder(inner, settings.model_path / "embedding-cache.sqlite3")
 
