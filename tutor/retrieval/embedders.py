@@ -117,9 +117,9 @@ class OnnxQueries:
 
 
 # Up to this many passages go to the ONNX engine one by one, no padding: 720 answer
-# sentences in 36s took 7.6 s and +157 MB of resident memory there, against 10.8 s and
-# +325 MB through sentence-transformers (whose own copy of the weights then stays unread
-# while the app only answers).
+# sentences, in batches of 36, took 7.6 s and +157 MB of resident memory there, against
+# 10.8 s and +325 MB through sentence-transformers (whose own copy of the weights then
+# stays unread while the app only answers).
 FEW_PASSAGES = 64
 
 
