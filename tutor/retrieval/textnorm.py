@@ -133,7 +133,7 @@ def tokenize(text: str, stopwords: bool = True, lang: str = "") -> list[str]:
 
 def content_words(text: str) -> list[str]:
     """The folded words of a text, stopwords left out: what ``char_ngrams`` splits (and
-    what the evidence model's ``unknown_share`` looks up)."""
+    what the evidence model's ``word_unknown_shares`` looks up)."""
     return [w for w in _words(text) if w not in STOPWORDS]
 
 
