@@ -108,3 +108,20 @@ def test_the_answer_in_a_long_passage_s_fifteenth_sentence_is_found():
     (_, sentence, _), = ExtractiveComposer(embedder=None, max_sentences=1).best_sentences(
         "Абай қашан дүниеге келді?", [_hit(passage, "kk")])
     assert sentence == "Абай 1845 жылы дүниеге келді."
+
+
+def test_short_sentences_are_topped_up_to_the_word_budget_and_long_ones_are_not():
+    # Three list items say less than three encyclopedia sentences: short sentences are
+    # added, best first, while the quote stays within the word budget; three long ones
+    # are quoted as before, and a fourth long one would pass the budget.
+    from tutor.answer.extractive import SENTENCES, WORD_BUDGET
+
+    question = "Жасушада қандай органоидтар бар?"
+    short = " ".join(f"Жасушада {name} органоид бар." for name in
+                     ("митохондрия", "рибосома", "лизосома", "вакуоль", "хлоропласт", "ядро"))
+    picked = ExtractiveComposer(embedder=None).best_sentences(question, [_hit(short, "kk")])
+    assert len(picked) == 6 and sum(len(s.split()) for _, s, _ in picked) <= WORD_BUDGET
+    long = " ".join(f"Жасушада {name} органоид бар, ол өте маңызды жұмыс атқарады{', өте маңызды жұмыс' * 4}."
+                    for name in ("митохондрия", "рибосома", "лизосома", "вакуоль"))  # 21 words each
+    picked = ExtractiveComposer(embedder=None).best_sentences(question, [_hit(long, "kk")])
+    assert len(picked) == SENTENCES

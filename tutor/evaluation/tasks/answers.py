@@ -4,6 +4,7 @@ retrieval and with the gold passage."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 from tqdm import tqdm
@@ -19,21 +20,31 @@ from tutor.store import Chunk, Document
 from tutor.tutor import Tutor
 
 
+def _quoted(answer) -> list[str]:
+    return [p[2:] for p in answer.text.split("\n\n") if p.startswith("> ")]
+
+
 def shown_text(answer) -> str:
     """What the student reads as the answer: the quoted or generated body."""
-    quoted = [p[2:] for p in answer.text.split("\n\n") if p.startswith("> ")]
+    quoted = _quoted(answer)
     return "\n".join(quoted) if quoted else answer.text
 
 
 def citation_valid(answer, retrieved_keys: set[int] | None = None) -> bool:
-    import re
-
     numbers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
     known = {c.n for c in answer.citations}
     return numbers <= known and (not answer.citations or bool(numbers))
 
 
+def quoted_words(answer) -> float | None:
+    """Words of the quoted body (None for an answer that quotes nothing, an abstention):
+    how much the student reads, beside how often it holds the answer."""
+    quoted = _quoted(answer)
+    return float(sum(len(re.sub(r" \[\d+\]$", "", q).split()) for q in quoted)) if quoted else None
+
+
 def _mean(xs):
+    xs = [x for x in xs if x is not None]
     return sum(xs) / len(xs) if xs else 0.0
 
 
@@ -54,6 +65,7 @@ class BundledAnswers(Task):
                 tolerant = item["lang"] == "kk"
                 rows[item["lang"]].append({
                     "contains_answer": contains_answer(text, [item["answer"]], tolerant),
+                    "quoted_words": quoted_words(answer),
                     "citation_valid": float(citation_valid(answer)),
                     "language_match": float(answer.lang == item["lang"]
                                             and detect_language(answer.text) == item["lang"]),
@@ -121,6 +133,7 @@ def _external_answers(ctx: EvalContext, name: str, lang: str, docs: list[PoolDoc
             gold_text = "\n".join(s for _, s, _ in best)
             rows.append({
                 "contains_answer": contains_answer(text, golds, tolerant),
+                "quoted_words": quoted_words(answer),
                 "gold_passage_contains": contains_answer(gold_text, golds, tolerant),
                 "gold_passage_f1": max((token_f1(s, golds) for _, s, _ in best), default=0.0),
                 "gold_passage_em": max((exact_match(s, golds) for _, s, _ in best), default=0.0),
