@@ -36,14 +36,14 @@ PER_PASSAGE = 20
 # How much is quoted: at least SENTENCES sentences (when the passages hold them), then
 # more, best first, while the whole quote stays within WORD_BUDGET words, up to
 # MAX_SENTENCES. Three sentences of a lesson's list or of its short sentences say much
-# less than three of an encyclopedia article (mean quote: bundled set 37 words, KazQAD 48,
-# XQuAD-ru 72), so short ones are topped up; an answer is never longer than the longer of
-# three sentences and WORD_BUDGET words. Until session 8 it was three sentences always.
-# Chosen on the bundled QA set within a length limit, a mean quote of at most 50 words
-# there: contains-gold 0.733 -> 0.752 at a mean of 49.6 words (offline
-# captures of the top three passages; 4 sentences always gave 0.743, 5 gave 0.757 at
-# 61 words). KazQAD / XQuAD-ru on the same captures: 0.615 -> 0.656 (56 words) and
-# 0.880 -> 0.882 (73 words).
+# less than three of an encyclopedia article (mean quote of three sentences: bundled set
+# 35 words, KazQAD 48, XQuAD-ru 72), so short ones are topped up; an answer is never
+# longer than the longer of three sentences and WORD_BUDGET words. Until session 8 it was
+# three sentences always. The budget was chosen on the bundled QA set within a length
+# limit, a mean quote of at most 50 words there (`tutor eval --suite answers_bundled`,
+# contains-gold / mean quoted words): three always 0.736 / 34.5, budget 40 0.745 / 39.3,
+# 45 0.748 / 42.6, 50 0.755 / 46.3, 55 0.752 / 50.2 (past the limit), 65 0.762 / 56.7.
+# KazQAD / XQuAD-ru with retrieval at 50: 0.607 -> 0.648 (56 words), 0.876 -> 0.878 (73).
 SENTENCES = 3
 WORD_BUDGET = 50
 MAX_SENTENCES = 6
