@@ -5,7 +5,8 @@ English words go through Snowball (PyStemmer). No maintained Kazakh stemmer is o
 registry, so Kazakh words get a light suffix stripper written here: Kazakh is
 agglutinative, and cutting plural, possessive and case endings merges the forms a
 question and a passage use (``Абайдың``, ``Абайға`` -> ``абай``). Its effect is
-measured by ``tutor eval --suite retrieval`` (BM25 rows).
+measured by ``tutor eval --suite retrieval`` (BM25 rows). The character n-gram view also
+folds the Kazakh letters as a Russian keyboard types them (``keyboard_folded``).
 """
 
 from __future__ import annotations
@@ -131,10 +132,27 @@ def tokenize(text: str, stopwords: bool = True, lang: str = "") -> list[str]:
     return [stem(w, lang) for w in _words(text) if not (stopwords and w in STOPWORDS)]
 
 
+# Kazakh is often typed on a Russian keyboard, its own letters replaced by the nearest
+# Russian ones: "кандай" for "қандай", "жумыс" for "жұмыс", "бир" for "бір". The
+# character n-gram view (and the evidence model's unknown-word shares, which read it)
+# folds those letters, so that both spellings meet; the stems keep them.
+_KK_TO_RU = str.maketrans("әғқңөұүһі", "агкноуухи")
+
+
+@lru_cache(maxsize=200_000)
+def keyboard_folded(word: str) -> str:
+    """A folded word with the Kazakh letters as a Russian keyboard types them."""
+    return word.translate(_KK_TO_RU)
+
+
+_FOLDED_STOPWORDS = frozenset(keyboard_folded(w) for w in STOPWORDS)
+
+
 def content_words(text: str) -> list[str]:
-    """The folded words of a text, stopwords left out: what ``char_ngrams`` splits (and
-    what the evidence model's ``word_unknown_shares`` looks up)."""
-    return [w for w in _words(text) if w not in STOPWORDS]
+    """The folded words of a text, stopwords left out (also when typed without the
+    Kazakh letters): what ``char_ngrams`` splits (and what the evidence model's
+    ``word_unknown_shares`` looks up)."""
+    return [w for w in _words(text) if keyboard_folded(w) not in _FOLDED_STOPWORDS]
 
 
 def char_ngrams(text: str, n: int = 5) -> list[str]:
@@ -149,7 +167,8 @@ def char_ngrams(text: str, n: int = 5) -> list[str]:
 
 @lru_cache(maxsize=200_000)
 def word_ngrams(word: str, n: int) -> tuple[str, ...]:
-    """One word's n-grams with its boundaries marked (``_word_``); words recur, so they
-    are remembered."""
-    w = f"_{word}_"
+    """One word's n-grams with its boundaries marked (``_word_``), Kazakh letters folded
+    as a Russian keyboard types them (``keyboard_folded``); words recur, so they are
+    remembered."""
+    w = f"_{keyboard_folded(word)}_"
     return tuple(w[i:i + n] for i in range(max(1, len(w) - n + 1)))
