@@ -597,6 +597,11 @@ def test_unknown_share_counts_words_the_corpus_never_uses_and_forgives_a_typo():
     ("Сколько бит в одном байте?", "ru"),
     ("What is photosynthesis?", "en"),
     ("Qazaqstannyñ astanasy qai qala?", "kk"),
+    # Kazakh typed on a Russian keyboard (no Kazakh letter at all): still Kazakh
+    ("фотосинтез дегенимиз не", "kk"),
+    ("Абай кашан туылды?", "kk"),
+    ("Казакстаннын астанасы кандай кала?", "kk"),
+    ("Виктор Ким и Кай Ли написали книгу о Казахстане.", "ru"),
     # Russian answers that quote Kazakh names or a Kazakh sentence stay Russian
     ("Младший жуз (Кіші жүз) жил на западе, в степях между Аральским и Каспийским морями. "
      "Старший жуз (Ұлы жүз) занимал Жетысу и юг Казахстана.", "ru"),
@@ -765,6 +770,22 @@ def test_roman_numerals_typed_in_cyrillic_meet_latin_ones():
     assert char_ngrams("ХVІІ ғасыр") == char_ngrams("XVII ғасыр")
     assert tokenize("С. Сейфуллин 5 см, 3 мм, Х ғ.", lang="kk") == ["сейфул", "5", "см", "3", "мм", "х", "ғ"]
     assert tokenize("Хасен Ісмағұлов", lang="kk") == ["хасе", "ісмағұ"]
+
+
+def test_kazakh_typed_on_a_russian_keyboard_meets_in_the_character_view():
+    """"жумыс калай аталады" is "жұмыс қалай аталады" typed without the Kazakh letters:
+    the character n-grams (and so the evidence model's unknown-word shares) are the same,
+    a stopword stays a stopword, and the stems keep the letters."""
+    from tutor.retrieval.hybrid import word_unknown_shares
+    from tutor.retrieval.lexical import LexicalIndex
+    from tutor.retrieval.textnorm import char_ngrams, content_words, tokenize
+
+    assert char_ngrams("жумыс калай аталады, бир") == char_ngrams("жұмыс қалай аталады, бір")
+    assert content_words("кандай калай кашан") == []
+    assert tokenize("жұмыс", lang="kk") != tokenize("жумыс", lang="kk")
+    chars = LexicalIndex([1], ["Жұмыс пен энергия джоульмен өлшенеді."], char_ngrams)
+    assert word_unknown_shares("жумыс олшенеди", chars) == [0.0, 0.0]
+    assert word_unknown_shares("Жупитер", chars) == [1.0]
 
 
 def test_chunk_ids_are_read_in_parts_that_sqlite_accepts(fake_runtime, monkeypatch):

@@ -13,10 +13,19 @@ from __future__ import annotations
 
 import re
 
+from tutor.retrieval.textnorm import keyboard_folded
+
 KK_CYR = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 KK_LAT = set("äğñöūüıÄĞÑÖŪÜİ")
-_KK_WORD_SET = frozenset(
-    "және деген дегеніміз қандай неше қай бұл мен үшін жылы қалай ма ме ба бе па пе".split())
+# Kazakh words that settle it without a Kazakh letter, and the question and function words
+# as they look typed on a Russian keyboard, Kazakh letters replaced by the nearest Russian
+# ones ("кандай", "дегенимиз"): students without a Kazakh layout write so, and their
+# question must still be answered in Kazakh. ("кім" and "қай" are not folded: "Ким" is a
+# common surname in Russian text, "Кай" a name.)
+_KK_FOLDABLE = """және деген дегеніміз қандай неше бұл үшін қалай қашан қайда қанша кімнің
+    нешінші""".split()
+_KK_WORD_SET = frozenset(_KK_FOLDABLE + """кім қай мен жылы ма ме ба бе па пе немесе деп
+    бойынша туралы емес неден""".split() + [keyboard_folded(w) for w in _KK_FOLDABLE])
 _KK_WORDS = re.compile(r"\b(" + "|".join(sorted(_KK_WORD_SET)) + r")\b", re.IGNORECASE)
 # Russian words that Kazakh text does not use on their own ("он", "от", "не", "на" are
 # Kazakh words too and are left out).
