@@ -125,3 +125,25 @@ def test_short_sentences_are_topped_up_to_the_word_budget_and_long_ones_are_not(
                     for name in ("митохондрия", "рибосома", "лизосома", "вакуоль"))  # 21 words each
     picked = ExtractiveComposer(embedder=None).best_sentences(question, [_hit(long, "kk")])
     assert len(picked) == SENTENCES
+
+
+def test_a_lead_in_or_a_weak_sentence_does_not_top_up(monkeypatch):
+    # The budget has room, but a lead-in ending with a colon promises a list that is not
+    # quoted, and a sentence far below the best says little about the question. (Without
+    # an embedder scores are word overlap only, a smaller scale than e5's cosines, so the
+    # margin is set here to that scale.)
+    from tutor.answer import extractive
+
+    question = "Фотосинтез қайда жүреді?"
+    passage = ("Фотосинтез жапырақта жүреді. Фотосинтез жасыл өсімдіктерде жүреді. "
+               "Фотосинтез хлоропластарда жүреді. Фотосинтезді былай жазуға болады:\n"
+               "Мысыр пирамидалары ежелгі патшалардың зираты.")
+
+    def quoted():
+        picked = ExtractiveComposer(embedder=None).best_sentences(question, [_hit(passage, "kk")])
+        return [s for _, s, _ in picked]
+
+    monkeypatch.setattr(extractive, "TOP_UP_MARGIN", 1.0)
+    assert len(quoted()) == 4 and "пирамида" in quoted()[-1]  # the lead-in is left out
+    monkeypatch.setattr(extractive, "TOP_UP_MARGIN", 0.1)
+    assert len(quoted()) == 3 and not any(s.endswith(":") for s in quoted())
