@@ -788,6 +788,31 @@ def test_kazakh_typed_on_a_russian_keyboard_meets_in_the_character_view():
     assert word_unknown_shares("Жупитер", chars) == [1.0]
 
 
+def test_kazakh_letters_are_put_back_as_the_corpus_spells_them():
+    """A question typed without the Kazakh letters gets them back from the corpus's own
+    stems (with the suffixes they take); Russian questions, and loanwords in properly
+    typed Kazakh, are left as they are."""
+    from tutor.retrieval.lexical import LexicalIndex
+    from tutor.retrieval.textnorm import LetterRestorer, russian_keyboard
+
+    texts = ["Жұмыс пен энергияның өлшем бірлігі – джоуль.", "Ол ағылшын ғалымының құрметіне аталған.",
+             "Жұмыстың бірлігі Джеймс Джоульдің құрметіне берілген.", "Баскетбол – доппен ойналатын ойын.",
+             "Сирия и Египет атаковали Израиль в 1973 году.", "Абай Құнанбайұлы 1845 жылы туған."]
+    restorer = LetterRestorer(LexicalIndex(range(len(texts)), texts))
+    typed = "Жұмыс пен энергияның өлшем бірлігі кімнің құрметіне аталған?"
+    # (a stem spelt the same in both, "энергия", keeps its ending as typed)
+    assert restorer.restore(russian_keyboard(typed)) == typed.replace("энергияның", "энергиянын")
+    assert restorer.restore("Абай кашан туган?") == "Абай қашан туған?"
+    for text in ("Когда Сирия и Египет неожиданно атаковали Израиль?",
+                 "Сколько блокировок записал на свой счет Люк Кикли?",
+                 "Баскетбол ойынында доп қалай ойналады?"):  # typed right: nothing to do
+        assert restorer.restore(text) == text
+    # in properly typed Kazakh a word without Kazakh letters may be a loanword: only the
+    # question words typed without their letters are restored
+    assert restorer.restore("Баскетбол доппен ойналатын ойын ба, кандай ойын?") == \
+        "Баскетбол доппен ойналатын ойын ба, қандай ойын?"
+
+
 def test_chunk_ids_are_read_in_parts_that_sqlite_accepts(fake_runtime, monkeypatch):
     """A repair or a refresh reads the new chunks by id; SQLite caps the parameters of one
     statement (a bulk import of tens of thousands of chunks would pass the cap), so they

@@ -20,6 +20,21 @@ def test_answers_in_the_students_language_with_valid_citations(fake_tutor):
         assert all(c.quote and c.title for c in answer.citations)
 
 
+def test_a_kazakh_question_typed_on_a_russian_keyboard_is_answered_in_kazakh(fake_tutor, monkeypatch):
+    from tutor.retrieval.hybrid import Retriever
+    from tutor.retrieval.textnorm import russian_keyboard
+
+    typed = "Фотосинтездің негізгі өнімі қандай зат?"
+    folded = russian_keyboard(typed)  # "Фотосинтездин негизги оними кандай зат?"
+    answer = fake_tutor.ask(folded)
+    assert answer.lang == "kk" and not answer.abstained
+    assert answer.citations[0].doc_key == fake_tutor.ask(typed).citations[0].doc_key
+    assert "kazakh_letters_restored" in fake_tutor.retriever.search(folded).notes
+    # without the letters put back, the same question found no evidence
+    monkeypatch.setattr(Retriever, "restore_letters", lambda self, query: query)
+    assert fake_tutor.ask(folded).abstained
+
+
 def test_abstains_and_records_the_question_for_the_teacher(fake_tutor, fake_runtime):
     answer = fake_tutor.ask("Кто выиграл чемпионат мира по футболу в 2018 году?")
     assert answer.abstained and not answer.citations

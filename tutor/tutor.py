@@ -69,6 +69,10 @@ class Tutor:
         """Yield (text so far, None) while writing, then (full text, Answer)."""
         mode = mode if mode in MODES else "explain"
         question = (question or "").strip()
+        # Kazakh typed on a Russian keyboard ("кандай", "жумыс") gets its letters back first,
+        # so that it is recognised, answered in Kazakh and searched as Kazakh.
+        restore = getattr(self.retriever, "restore_letters", None)
+        question = restore(question) if restore and question else question
         if lang not in LANGS:
             lang = detect_language(question, default="kk") if question else "kk"
         if not any(ch.isalnum() for ch in question):

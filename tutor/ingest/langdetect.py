@@ -31,6 +31,7 @@ _KK_WORDS = re.compile(r"\b(" + "|".join(sorted(_KK_WORD_SET)) + r")\b", re.IGNO
 # Kazakh words too and are left out).
 _RU_WORDS = frozenset("""и в во что это как для по из при был была были было который которая
     которое которые также или где его её их со она они чтобы если только между""".split())
+KAZAKH_WORDS, RUSSIAN_WORDS = _KK_WORD_SET, _RU_WORDS  # also read by textnorm.LetterRestorer
 _CYR = re.compile("[а-яА-ЯёЁ]")
 _KK_CYR_RE = re.compile("[" + "".join(sorted(KK_CYR)) + "]")
 _LAT = re.compile("[A-Za-z]")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tutor.ingest.langdetect import detect_language
+from tutor.retrieval.textnorm import LetterRestorer, may_lack_kazakh_letters
 from tutor.store import Chunk
 
 MAX_QUERY_CHARS = 2000
@@ -109,6 +110,22 @@ class Retriever:
         # an embedder may bring its own evidence calibration (cosine scales differ by model)
         calibration = getattr(getattr(index, "embedder", None), "calibration", None) or {}
         self.params = params or FusionParams(**calibration)
+        self._restorer: tuple[object, int, LetterRestorer] | None = None
+
+    def restore_letters(self, query: str) -> str:
+        """``query`` with the Kazakh letters a Russian keyboard lacks put back, when it is
+        Kazakh typed without them (``textnorm.LetterRestorer``); otherwise ``query``. The
+        restorer is built from the BM25 vocabulary when first needed (0.5 s for 290,000
+        terms), and again once the vocabulary has grown or shrunk by 1%."""
+        lexical = getattr(self.index, "lexical", None)
+        if lexical is None or not may_lack_kazakh_letters(query):
+            return query
+        with self.index.lock:
+            size = lexical.vocabulary_size
+            if (self._restorer is None or self._restorer[0] is not lexical
+                    or abs(size - self._restorer[1]) > 0.01 * self._restorer[1]):
+                self._restorer = (lexical, size, LetterRestorer(lexical))
+            return self._restorer[2].restore(query)
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None,
                params: FusionParams | None = None, prefer_lang: str = "") -> SearchResult:
@@ -121,6 +138,10 @@ class Retriever:
             notes.append("query_truncated")
         if not any(ch.isalnum() for ch in query):
             return SearchResult(query, [], 0.0, notes + ["empty_query"])
+        restored = self.restore_letters(query)
+        if restored != query:
+            query = restored
+            notes.append("kazakh_letters_restored")
         n = p.candidates * (4 if filters.active else 1)
         index = self.index
         empty = (np.zeros(0, np.float32), np.zeros(0, np.int64))

@@ -250,6 +250,14 @@ class LexicalIndex:
         """``corpus_digest`` of the live passages, from the hashes kept beside the postings."""
         return corpus_digest(self._row_ids[self._live], self._hashes[self._live])
 
+    def vocabulary(self) -> tuple[list[str], np.ndarray]:
+        """Every term, and how many live passages hold it."""
+        return list(self._vocab), self._df
+
+    @property
+    def vocabulary_size(self) -> int:
+        return len(self._vocab)
+
     def doc_freq(self, token: str) -> int:
         """How many passages hold ``token``."""
         at = self._vocab.get(token)

@@ -146,6 +146,13 @@ def keyboard_folded(word: str) -> str:
 
 
 _FOLDED_STOPWORDS = frozenset(keyboard_folded(w) for w in STOPWORDS)
+_KK_TO_RU_BOTH_CASES = str.maketrans("әғқңөұүһіӘҒҚҢӨҰҮҺІ", "агкноуухиАГКНОУУХИ")
+
+
+def russian_keyboard(text: str) -> str:
+    """``text`` as typed on a Russian keyboard: Kazakh letters as their nearest Russian
+    ones, case kept (how the evaluation makes its keyboard-typed questions)."""
+    return text.translate(_KK_TO_RU_BOTH_CASES)
 
 
 def content_words(text: str) -> list[str]:
@@ -172,3 +179,136 @@ def word_ngrams(word: str, n: int) -> tuple[str, ...]:
     remembered."""
     w = f"_{keyboard_folded(word)}_"
     return tuple(w[i:i + n] for i in range(max(1, len(w) - n + 1)))
+
+
+# Restoring the Kazakh letters of a question typed on a Russian keyboard. Folding them away
+# (above) makes the character view match; the stems, the language detector and e5 need the
+# letters back. Only words whose stem the corpus does not know are touched: their endings
+# are read as Kazakh suffixes typed without the letters ("нын" is "ның", "ган" is "ған"),
+# and the stem left takes the spelling with Kazakh letters that the corpus uses more often
+# than the typed one ("жумыс" is "жұмыс"), also across the alternation of a final к/қ/п
+# with г/ғ/б before a vowel ("бирлиги" is "бірлігі").
+_KK_LETTER_SET = frozenset("әғқңөұүһі")
+_FOLDED_SUFFIXES = sorted({keyboard_folded(x): x for x in _KK_SUFFIXES}.items(), key=lambda kv: -len(kv[0]))
+_FOLDED_STOPWORD_SPELLING = {keyboard_folded(w): w for w in STOPWORDS if not _KK_LETTER_SET.isdisjoint(w)}
+_VOICED = {"г": "к", "б": "п"}  # a typed final voiced consonant -> the stem's own one
+_VOICE = {"к": "г", "қ": "ғ", "п": "б"}
+_CYRILLIC_WORD = re.compile("[а-яё]{3,}")
+
+
+def may_lack_kazakh_letters(text: str) -> bool:
+    """A cheap first look: a Cyrillic word of three letters or more without a Kazakh
+    letter, and no Russian function word ("и", "в", "что"...)."""
+    from tutor.ingest.langdetect import RUSSIAN_WORDS
+
+    words = [w.lower() for w in _TOKEN.findall(text) if not w.isascii()]
+    return (any(_KK_LETTER_SET.isdisjoint(w) and _CYRILLIC_WORD.fullmatch(w) for w in words)
+            and not any(w in RUSSIAN_WORDS for w in words))
+
+
+def _kazakh_ending(rest: str) -> str:
+    """The end of a word typed without Kazakh letters, read as up to three Kazakh suffixes
+    from the end ("таннын" -> "танның"); what is left before them takes "і" for "и"."""
+    suffixes: list[str] = []
+    for _ in range(3):
+        for folded, suffix in _FOLDED_SUFFIXES:
+            if rest.endswith(folded):
+                rest, suffixes = rest[: -len(folded)], [suffix] + suffixes
+                break
+        else:
+            break
+    return rest.replace("и", "і") + "".join(suffixes)
+
+
+class LetterRestorer:
+    """Kazakh letters back into the words of a question typed without them, from the
+    vocabulary of a stem BM25 index (``LexicalIndex``)."""
+
+    def __init__(self, lexical) -> None:
+        terms, df = lexical.vocabulary()
+        best: dict[str, tuple[int, str]] = {}
+        for term, n in zip(terms, df.tolist()):
+            if n and len(term) >= MIN_STEM and not _KK_LETTER_SET.isdisjoint(term):
+                folded = keyboard_folded(term)
+                if n > best.get(folded, (0, ""))[0]:
+                    best[folded] = (n, term)
+        self.doc_freq = lexical.doc_freq
+        self.stems = {f: term for f, (n, term) in best.items() if n > self.doc_freq(f)}
+
+    def _known(self, term: str) -> bool:
+        return self.doc_freq(term) > 0
+
+    def _stem(self, typed: str, shortest: int = MIN_STEM) -> str | None:
+        """The word with its stem (the longest prefix the map holds, of at least
+        ``shortest`` letters) spelt as the corpus spells it, its ending read as Kazakh
+        suffixes; None when no prefix is in the map."""
+        for n in range(min(KK_STEM_CAP, len(typed)), shortest - 1, -1):
+            prefix, rest = typed[:n], typed[n:]
+            if prefix in self.stems:
+                return self.stems[prefix] + _kazakh_ending(rest)
+            last = prefix[-1]
+            if last in _VOICED and (prefix[:-1] + _VOICED[last]) in self.stems:
+                spelt = self.stems[prefix[:-1] + _VOICED[last]]
+                return spelt[:-1] + _VOICE.get(spelt[-1], spelt[-1]) + _kazakh_ending(rest)
+        return None
+
+    def word(self, word: str, mixed: bool = False) -> str:
+        """One lowercase word without Kazakh letters, with them where the corpus says so.
+        In ``mixed`` text (other words have their Kazakh letters, so this one may well be
+        a loanword that has none: "баскетбол", "торттар") only question and function
+        words are restored ("кандай", "бул")."""
+        if word in _FOLDED_STOPWORD_SPELLING:
+            return _FOLDED_STOPWORD_SPELLING[word]
+        if mixed or word in STOPWORDS:
+            return word
+        typed = self.doc_freq(stem(word, "kk"))
+        spelt = self._stem(word)
+        if spelt is not None and self.doc_freq(stem(spelt, "kk")) > typed:
+            return spelt  # the corpus holds this spelling more often than the typed one
+        if typed or self._known(stem(word, "ru")):
+            return word
+        for n in range(len(word) - 1, MIN_STEM - 1, -1):  # a known stem, Kazakh endings: "аталган"
+            if self._known(word[:n]):
+                return word[:n] + _kazakh_ending(word[n:])
+        return word
+
+    def restore(self, text: str) -> str:
+        """``text`` with the Kazakh letters restored in its Cyrillic words that lack them,
+        when it reads as Kazakh typed without them; otherwise ``text`` unchanged (a Russian
+        question is never touched). Names (capitalised, not first) are left alone."""
+        from tutor.ingest.langdetect import detect_language
+
+        if not may_lack_kazakh_letters(text):
+            return text
+        words = [w.lower() for w in _TOKEN.findall(text) if not w.isascii()]
+        if not self._kazakh_without_letters(words):
+            return text
+        mixed = any(not _KK_LETTER_SET.isdisjoint(w) for w in words)
+        first = True
+
+        def one(m: re.Match) -> str:
+            nonlocal first
+            w, was_first, first = m.group(0), first, False
+            low = w.lower()
+            if (not _KK_LETTER_SET.isdisjoint(low) or not _CYRILLIC_WORD.fullmatch(low)
+                    or (w[0].isupper() and not was_first)):
+                return w
+            new = self.word(low, mixed)
+            if new == low:
+                return w
+            return new[0].upper() + new[1:] if w[0].isupper() else new
+
+        restored = _TOKEN.sub(one, text)
+        return restored if restored != text and detect_language(restored) == "kk" else text
+
+    def _kazakh_without_letters(self, words: list[str]) -> bool:
+        """Whether words that lack Kazakh letters still read as Kazakh: a Kazakh word among
+        them (a question word typed without its letters, "кандай"; a word with one) or a
+        third of them stems of four letters or more that the corpus spells with Kazakh
+        letters."""
+        from tutor.ingest.langdetect import KAZAKH_WORDS
+
+        if any(w in KAZAKH_WORDS or w in _FOLDED_STOPWORD_SPELLING or not _KK_LETTER_SET.isdisjoint(w)
+               for w in words):
+            return True
+        return sum(self._stem(w, shortest=4) is not None for w in words) >= max(1, len(words) / 3)

@@ -16,6 +16,7 @@ from tutor.evaluation.pools import PoolDoc, external_docs
 from tutor.evaluation.tasks.base import EvalContext, Task, require_data
 from tutor.ingest.langdetect import detect_language
 from tutor.retrieval.hybrid import Hit
+from tutor.retrieval.textnorm import russian_keyboard
 from tutor.store import Chunk, Document
 from tutor.tutor import Tutor
 
@@ -57,24 +58,33 @@ class BundledAnswers(Task):
         items = ctx.cap(datasets.bundled_items("answerable"))
         pool = ctx.pool([])
         tutor = Tutor(pool.retriever, pool.store, extractive=ExtractiveComposer(ctx.embedder))
-        rows = defaultdict(list)
+        rows, keyboard = defaultdict(list), []
+
+        def row(item, question):
+            answer = tutor.ask(question, session_id=item["id"])
+            text = shown_text(answer)
+            tolerant = item["lang"] == "kk"
+            return {
+                "contains_answer": contains_answer(text, [item["answer"]], tolerant),
+                "quoted_words": quoted_words(answer),
+                "citation_valid": float(citation_valid(answer)),
+                "language_match": float(answer.lang == item["lang"]
+                                        and detect_language(answer.text) == item["lang"]),
+                "abstained": float(answer.abstained),
+                "gold_doc_cited": float(any(c.doc_key == item["doc"] for c in answer.citations)),
+            }
+
         try:
             for item in tqdm(items, desc="answers bundled", disable=not ctx.progress, leave=False):
-                answer = tutor.ask(item["question"], session_id=item["id"])
-                text = shown_text(answer)
-                tolerant = item["lang"] == "kk"
-                rows[item["lang"]].append({
-                    "contains_answer": contains_answer(text, [item["answer"]], tolerant),
-                    "quoted_words": quoted_words(answer),
-                    "citation_valid": float(citation_valid(answer)),
-                    "language_match": float(answer.lang == item["lang"]
-                                            and detect_language(answer.text) == item["lang"]),
-                    "abstained": float(answer.abstained),
-                    "gold_doc_cited": float(any(c.doc_key == item["doc"] for c in answer.citations)),
-                })
+                rows[item["lang"]].append(row(item, item["question"]))
+                if item["lang"] == "kk":  # again, typed on a Russian keyboard
+                    keyboard.append(row(item, russian_keyboard(item["question"])))
         finally:
             pool.close()
-        return _aggregate(rows)
+        result = _aggregate(rows)
+        if keyboard:
+            result["extra"] = {"kk_russian_keyboard": {k: _mean([r[k] for r in keyboard]) for k in keyboard[0]}}
+        return result
 
 
 def _aggregate(rows: dict) -> dict:

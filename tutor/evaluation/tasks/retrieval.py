@@ -12,6 +12,7 @@ from tutor.evaluation.metrics import retrieval_metrics
 from tutor.evaluation.pools import Pool, PoolDoc, external_docs
 from tutor.evaluation.tasks.base import EvalContext, Task, require_data
 from tutor.retrieval.hybrid import Filters, FusionParams
+from tutor.retrieval.textnorm import russian_keyboard
 
 MODES = ("hybrid", "dense", "lexical")
 
@@ -59,6 +60,9 @@ class BundledRetrieval(Task):
                     relevant += [rel for _, rel, _ in qs]
             qs = [(i["question"], {i["doc"]}, Filters(lang=i["doc"].split("/")[0])) for i in cross]
             cross_modes = evaluate_modes(pool, qs, "bundled cross-lingual", ctx.progress) if qs else {}
+            # the Kazakh questions again, typed on a Russian keyboard ("кандай" for "қандай")
+            qs = [(russian_keyboard(i["question"]), {i["doc"]}, None) for i in answerable if i["lang"] == "kk"]
+            keyboard = evaluate_modes(pool, qs, "bundled kk, Russian keyboard", ctx.progress) if qs else {}
             modes = {mode: retrieval_metrics(rankings[mode], relevant) for mode in MODES}
             allq = relevant
         finally:
@@ -66,7 +70,8 @@ class BundledRetrieval(Task):
         return _result(modes, len(allq),
                        by_lang={k: v["hybrid"] for k, v in by_lang.items()},
                        extra={"crosslingual": cross_modes.get("hybrid", {}),
-                              "crosslingual_n": len(cross)})
+                              "crosslingual_n": len(cross),
+                              "kk_russian_keyboard": keyboard.get("hybrid", {})})
 
 
 class ExternalRetrieval(Task):
