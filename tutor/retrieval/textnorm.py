@@ -136,7 +136,7 @@ def tokenize(text: str, stopwords: bool = True, lang: str = "") -> list[str]:
 # Russian ones: "кандай" for "қандай", "жумыс" for "жұмыс", "бир" for "бір". The
 # character n-gram view (and the evidence model's unknown-word shares, which read it)
 # folds those letters, so that both spellings meet; the stems keep them.
-_KK_TO_RU = str.maketrans("әғқңөұүһі", "агкноуухи")
+_KK_TO_RU = str.maketrans("әғқңөұүһіӘҒҚҢӨҰҮҺІ", "агкноуухиАГКНОУУХИ")
 
 
 @lru_cache(maxsize=200_000)
@@ -146,13 +146,12 @@ def keyboard_folded(word: str) -> str:
 
 
 _FOLDED_STOPWORDS = frozenset(keyboard_folded(w) for w in STOPWORDS)
-_KK_TO_RU_BOTH_CASES = str.maketrans("әғқңөұүһіӘҒҚҢӨҰҮҺІ", "агкноуухиАГКНОУУХИ")
 
 
 def russian_keyboard(text: str) -> str:
     """``text`` as typed on a Russian keyboard: Kazakh letters as their nearest Russian
     ones, case kept (how the evaluation makes its keyboard-typed questions)."""
-    return text.translate(_KK_TO_RU_BOTH_CASES)
+    return text.translate(_KK_TO_RU)
 
 
 def content_words(text: str) -> list[str]:
@@ -188,9 +187,8 @@ def word_ngrams(word: str, n: int) -> tuple[str, ...]:
 # and the stem left takes the spelling with Kazakh letters that the corpus uses more often
 # than the typed one ("жумыс" is "жұмыс"), also across the alternation of a final к/қ/п
 # with г/ғ/б before a vowel ("бирлиги" is "бірлігі").
-_KK_LETTER_SET = frozenset("әғқңөұүһі")
 _FOLDED_SUFFIXES = sorted({keyboard_folded(x): x for x in _KK_SUFFIXES}.items(), key=lambda kv: -len(kv[0]))
-_FOLDED_STOPWORD_SPELLING = {keyboard_folded(w): w for w in STOPWORDS if not _KK_LETTER_SET.isdisjoint(w)}
+_FOLDED_STOPWORD_SPELLING = {keyboard_folded(w): w for w in STOPWORDS if not _KK_LETTERS.isdisjoint(w)}
 _VOICED = {"г": "к", "б": "п"}  # a typed final voiced consonant -> the stem's own one
 _VOICE = {"к": "г", "қ": "ғ", "п": "б"}
 _CYRILLIC_WORD = re.compile("[а-яё]{3,}")
@@ -202,7 +200,7 @@ def may_lack_kazakh_letters(text: str) -> bool:
     from tutor.ingest.langdetect import RUSSIAN_WORDS
 
     words = [w.lower() for w in _TOKEN.findall(text) if not w.isascii()]
-    return (any(_KK_LETTER_SET.isdisjoint(w) and _CYRILLIC_WORD.fullmatch(w) for w in words)
+    return (any(_KK_LETTERS.isdisjoint(w) and _CYRILLIC_WORD.fullmatch(w) for w in words)
             and not any(w in RUSSIAN_WORDS for w in words))
 
 
@@ -228,7 +226,7 @@ class LetterRestorer:
         terms, df = lexical.vocabulary()
         best: dict[str, tuple[int, str]] = {}
         for term, n in zip(terms, df.tolist()):
-            if n and len(term) >= MIN_STEM and not _KK_LETTER_SET.isdisjoint(term):
+            if n and len(term) >= MIN_STEM and not _KK_LETTERS.isdisjoint(term):
                 folded = keyboard_folded(term)
                 if n > best.get(folded, (0, ""))[0]:
                     best[folded] = (n, term)
@@ -283,14 +281,14 @@ class LetterRestorer:
         words = [w.lower() for w in _TOKEN.findall(text) if not w.isascii()]
         if not self._kazakh_without_letters(words):
             return text
-        mixed = any(not _KK_LETTER_SET.isdisjoint(w) for w in words)
+        mixed = any(not _KK_LETTERS.isdisjoint(w) for w in words)
         first = True
 
         def one(m: re.Match) -> str:
             nonlocal first
             w, was_first, first = m.group(0), first, False
             low = w.lower()
-            if (not _KK_LETTER_SET.isdisjoint(low) or not _CYRILLIC_WORD.fullmatch(low)
+            if (not _KK_LETTERS.isdisjoint(low) or not _CYRILLIC_WORD.fullmatch(low)
                     or (w[0].isupper() and not was_first)):
                 return w
             new = self.word(low, mixed)
@@ -308,7 +306,7 @@ class LetterRestorer:
         letters."""
         from tutor.ingest.langdetect import KAZAKH_WORDS
 
-        if any(w in KAZAKH_WORDS or w in _FOLDED_STOPWORD_SPELLING or not _KK_LETTER_SET.isdisjoint(w)
+        if any(w in KAZAKH_WORDS or w in _FOLDED_STOPWORD_SPELLING or not _KK_LETTERS.isdisjoint(w)
                for w in words):
             return True
         return sum(self._stem(w, shortest=4) is not None for w in words) >= max(1, len(words) / 3)

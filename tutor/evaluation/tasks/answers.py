@@ -60,8 +60,8 @@ class BundledAnswers(Task):
         tutor = Tutor(pool.retriever, pool.store, extractive=ExtractiveComposer(ctx.embedder))
         rows, keyboard = defaultdict(list), []
 
-        def row(item, question):
-            answer = tutor.ask(question, session_id=item["id"])
+        def row(item, question, session):
+            answer = tutor.ask(question, session_id=session)
             text = shown_text(answer)
             tolerant = item["lang"] == "kk"
             return {
@@ -76,9 +76,9 @@ class BundledAnswers(Task):
 
         try:
             for item in tqdm(items, desc="answers bundled", disable=not ctx.progress, leave=False):
-                rows[item["lang"]].append(row(item, item["question"]))
-                if item["lang"] == "kk":  # again, typed on a Russian keyboard
-                    keyboard.append(row(item, russian_keyboard(item["question"])))
+                rows[item["lang"]].append(row(item, item["question"], item["id"]))
+                if item["lang"] == "kk":  # again, typed on a Russian keyboard, in a session of its own
+                    keyboard.append(row(item, russian_keyboard(item["question"]), item["id"] + "/keyboard"))
         finally:
             pool.close()
         result = _aggregate(rows)
