@@ -110,6 +110,28 @@ def test_models_command_lists_both_defaults_with_licences(tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("provisioned") >= 2 and "not provisioned" not in r.stdout
     assert "MIT" in r.stdout and "Gemma Terms of Use" in r.stdout
+    assert "evidence model: built in" in r.stdout
+
+
+@pytest.mark.integration
+def test_calibrate_refits_the_builtin_evidence_weights_and_saves_them(tmp_path):
+    """`tutor models --calibrate` on the built-in embedder gives back (nearly) the weights
+    FusionParams ships: they were fitted the same way. A change to the evidence features
+    that is not followed by a refit fails here."""
+    from conftest import model_cache
+
+    from tutor.retrieval.calibration import read_calibration
+    from tutor.retrieval.hybrid import FusionParams
+
+    r = run_cli("models", "--calibrate", tmp_path=tmp_path,
+                env_extra={"TUTOR_MODEL_CACHE": str(model_cache())})
+    assert r.returncode == 0, r.stderr
+    assert "evidence model: calibrated for this embedder" in r.stdout
+    saved = read_calibration(tmp_path / "data", "builtin:e5-small")
+    assert saved is not None and saved["n"] >= 500
+    shipped = FusionParams()
+    for name, value in saved["params"].items():
+        assert value == pytest.approx(getattr(shipped, name), rel=0.05, abs=0.1), name
 
 
 @pytest.mark.integration

