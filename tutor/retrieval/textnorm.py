@@ -182,11 +182,12 @@ def word_ngrams(word: str, n: int) -> tuple[str, ...]:
 
 # Restoring the Kazakh letters of a question typed on a Russian keyboard. Folding them away
 # (above) makes the character view match; the stems, the language detector and e5 need the
-# letters back. Only words whose stem the corpus does not know are touched: their endings
-# are read as Kazakh suffixes typed without the letters ("нын" is "ның", "ган" is "ған"),
-# and the stem left takes the spelling with Kazakh letters that the corpus uses more often
-# than the typed one ("жумыс" is "жұмыс"), also across the alternation of a final к/қ/п
-# with г/ғ/б before a vowel ("бирлиги" is "бірлігі").
+# letters back. A word's endings are read as Kazakh suffixes typed without the letters
+# ("нын" is "ның", "ган" is "ған"). When the corpus does not know its stem as typed, the
+# stem takes the spelling with Kazakh letters that the corpus uses more often than the
+# typed one ("жумыс" is "жұмыс"), also across the alternation of a final к/қ/п with г/ғ/б
+# before a vowel ("бирлиги" is "бірлігі"); a stem it knows as typed keeps its letters
+# ("энергиянын" is "энергияның").
 _FOLDED_SUFFIXES = sorted({keyboard_folded(x): x for x in _KK_SUFFIXES}.items(), key=lambda kv: -len(kv[0]))
 _FOLDED_STOPWORD_SPELLING = {keyboard_folded(w): w for w in STOPWORDS if not _KK_LETTERS.isdisjoint(w)}
 _VOICED = {"г": "к", "б": "п"}  # a typed final voiced consonant -> the stem's own one
@@ -204,18 +205,27 @@ def may_lack_kazakh_letters(text: str) -> bool:
             and not any(w in RUSSIAN_WORDS for w in words))
 
 
-def _kazakh_ending(rest: str) -> str:
+# After a vowel Kazakh suffixes take a voiced onset ("қалаға", "қалада", "қаланың"); one
+# with a voiceless onset there is part of the stem ("республика" is not "республи-қа").
+_VOICELESS_ONSET = set("кқтп")
+_VOWELS = set("аәеёиіоөуұүыэюя")
+
+
+def _kazakh_ending(rest: str, keep: bool = False) -> str:
     """The end of a word typed without Kazakh letters, read as up to three Kazakh suffixes
-    from the end ("таннын" -> "танның"); what is left before them takes "і" for "и"."""
+    from the end ("таннын" -> "танның"); what is left before them takes "і" for "и".
+    With ``keep`` (the end of a stem the corpus knows as typed: "энерги|янын") what is left
+    stays as typed, and one-letter suffixes are not read ("реакци|и" is not "реакциі")."""
     suffixes: list[str] = []
     for _ in range(3):
         for folded, suffix in _FOLDED_SUFFIXES:
-            if rest.endswith(folded):
+            if (rest.endswith(folded) and not (keep and len(folded) == 1)
+                    and not (suffix[0] in _VOICELESS_ONSET and rest[:-len(folded)][-1:] in _VOWELS)):
                 rest, suffixes = rest[: -len(folded)], [suffix] + suffixes
                 break
         else:
             break
-    return rest.replace("и", "і") + "".join(suffixes)
+    return (rest if keep else rest.replace("и", "і")) + "".join(suffixes)
 
 
 class LetterRestorer:
@@ -263,7 +273,10 @@ class LetterRestorer:
         spelt = self._stem(word)
         if spelt is not None and self.doc_freq(stem(spelt, "kk")) > typed:
             return spelt  # the corpus holds this spelling more often than the typed one
-        if typed or self._known(stem(word, "ru")):
+        if typed:  # a stem spelt the same in both ("энергия"): only its endings ("нын")
+            base = stem(word, "kk")
+            return base + _kazakh_ending(word[len(base):], keep=True) if word.startswith(base) else word
+        if self._known(stem(word, "ru")):
             return word
         for n in range(len(word) - 1, MIN_STEM - 1, -1):  # a known stem, Kazakh endings: "аталган"
             if self._known(word[:n]):
