@@ -127,8 +127,8 @@ FEW_PASSAGES = 64
 
 
 # The e5 family (intfloat/multilingual-e5-small, -base, -large, e5-*-v2) was trained with
-# "query: " and "passage: " prefixes and its model cards require them, but its hub folders
-# declare no prompts to sentence-transformers.
+# "query: " and "passage: " prefixes and its model cards require them, but a copy of it
+# need not declare them as prompts to sentence-transformers.
 _E5_FAMILY = re.compile(r"(multilingual-)?e5-(small|base|large)(-v2)?", re.IGNORECASE)
 
 
