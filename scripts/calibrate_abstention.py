@@ -16,8 +16,8 @@ from __future__ import annotations
 import sys
 
 from tutor.config import REPO_ROOT, Settings
+from tutor.evaluation.calibration import calibrate
 from tutor.models import apply_offline
-from tutor.retrieval.calibration import calibrate
 
 
 def main(embedder=None) -> None:

@@ -99,3 +99,13 @@ def real_embedder():
 
     s = Settings.load(env={}, model_cache=str(model_cache()))
     return load_embedder(s)
+
+
+@pytest.fixture(scope="session")
+def gemma_folder() -> Path:
+    """The embedded Gemma-3-270M, converted into the model cache on first use (about a minute,
+    once per machine): the generator is provisioned only when something uses it."""
+    from tutor.models import resolve_generator
+
+    s = Settings.load(env={}, model_cache=str(model_cache()), generator="builtin:gemma-3-270m")
+    return Path(resolve_generator(s).location)

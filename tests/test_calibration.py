@@ -9,13 +9,13 @@ import pytest
 from conftest import CORPUS
 
 from tutor.evaluation import datasets
+from tutor.evaluation.calibration import calibrate
 from tutor.evaluation.pools import Pool, bundled_docs
 from tutor.retrieval.cache import CachedEmbedder
 from tutor.retrieval.calibration import (
     PARAMS,
     Calibration,
     apply_calibration,
-    calibrate,
     calibration_file,
     read_calibration,
     write_calibration,

@@ -8,10 +8,11 @@ import pytest
 
 from tutor.config import REPO_ROOT
 from tutor.evaluation import datasets
-from tutor.evaluation.metrics import contains_answer, retrieval_metrics, suffix_tolerant_match, token_f1
+from tutor.evaluation.metrics import retrieval_metrics
 from tutor.evaluation.runner import apply_gate, run
 from tutor.evaluation.tasks import EvalContext
 from tutor.retrieval.embedders import HashingEmbedder, RandomEmbedder
+from tutor.text.answers import contains_answer, suffix_tolerant_match, token_f1
 
 DATA = REPO_ROOT.parent / "shared" / "evaldata"
 
@@ -94,7 +95,7 @@ def test_report_files_have_the_declared_shape(tmp_path):
 def test_generative_column_beside_the_extractive_one(tmp_path):
     import re
 
-    from tutor.answer.generators import Generator, GeneratorError
+    from tutor.generation.generators import Generator, GeneratorError
 
     class QuotingGenerator(Generator):
         """Writes the first sentence of passage [1] and cites it: passes the checks."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tutor.answer.answer_types import has_answer_type, question_type
 from tutor.answer.extractive import ExtractiveComposer
+from tutor.answer.question_kind import has_answer_type, question_type
 from tutor.retrieval.hybrid import Hit
 from tutor.store import Chunk, Document
 

@@ -568,7 +568,7 @@ def test_unknown_share_counts_words_the_corpus_never_uses_and_forgives_a_typo():
     one swapped pair of letters in a long word leaves it mostly known."""
     from tutor.retrieval.hybrid import word_unknown_shares
     from tutor.retrieval.indexes import LexicalIndex
-    from tutor.retrieval.textnorm import char_ngrams
+    from tutor.text.textnorm import char_ngrams
 
     def unknown_share(question, chars):  # the fourth feature, as evidence_features takes it
         shares = word_unknown_shares(question, chars)
@@ -612,7 +612,7 @@ def test_unknown_share_counts_words_the_corpus_never_uses_and_forgives_a_typo():
      "там написано то же самое.", "ru"),
 ])
 def test_language_detection(text, lang):
-    from tutor.ingest.langdetect import detect_language
+    from tutor.text.langdetect import detect_language
 
     assert detect_language(text) == lang
 
@@ -626,7 +626,7 @@ def test_bm25_indexes_are_saved_and_loaded_only_while_they_match(fake_runtime, m
     rt = fake_runtime
     queries = ["фотосинтез жарық", "Что такое фотосинтез?", "volcano magma", "Абай Құнанбайұлы"]
 
-    from tutor.retrieval.textnorm import tokenize
+    from tutor.text.textnorm import tokenize
 
     def results(index):
         return [(index.lexical.search(q, 20)[1].tolist(), index.chars.search(q, 20)[1].tolist(),
@@ -762,7 +762,7 @@ def test_searches_do_not_wait_for_the_index_files_after_an_upload(fake_runtime, 
 def test_roman_numerals_typed_in_cyrillic_meet_latin_ones():
     """"ХІХ ғасыр" (Cyrillic Ha, Kazakh I) and "XІX" (mixed) are the same century as
     "XIX"; initials and units that happen to use those letters stay words."""
-    from tutor.retrieval.textnorm import char_ngrams, tokenize
+    from tutor.text.textnorm import char_ngrams, tokenize
 
     latin = tokenize("XIX ғасырдың басы", lang="kk")
     assert tokenize("ХІХ ғасырдың басы", lang="kk") == latin
@@ -778,7 +778,7 @@ def test_kazakh_typed_on_a_russian_keyboard_meets_in_the_character_view():
     a stopword stays a stopword, and the stems keep the letters."""
     from tutor.retrieval.hybrid import word_unknown_shares
     from tutor.retrieval.lexical import LexicalIndex
-    from tutor.retrieval.textnorm import char_ngrams, content_words, tokenize
+    from tutor.text.textnorm import char_ngrams, content_words, tokenize
 
     assert char_ngrams("жумыс калай аталады, бир") == char_ngrams("жұмыс қалай аталады, бір")
     assert content_words("кандай калай кашан") == []
@@ -793,7 +793,8 @@ def test_kazakh_letters_are_put_back_as_the_corpus_spells_them():
     stems (with the suffixes they take); Russian questions, and loanwords in properly
     typed Kazakh, are left as they are."""
     from tutor.retrieval.lexical import LexicalIndex
-    from tutor.retrieval.textnorm import LetterRestorer, russian_keyboard
+    from tutor.text.letters import russian_keyboard
+    from tutor.text.textnorm import LetterRestorer
 
     texts = ["Жұмыс пен энергияның өлшем бірлігі – джоуль.", "Ол ағылшын ғалымының құрметіне аталған.",
              "Жұмыстың бірлігі Джеймс Джоульдің құрметіне берілген.", "Баскетбол – доппен ойналатын ойын.",

@@ -16,14 +16,14 @@ import pytest
 
 from tutor.answer.extractive import ExtractiveComposer
 from tutor.answer.generative import GenerativeComposer
-from tutor.answer.generators import Generator
 from tutor.config import REPO_ROOT, Settings
-from tutor.ingest.langdetect import detect_language
+from tutor.generation.generators import Generator
 from tutor.ingest.readers import split_front_matter
 from tutor.pedagogy.hints import leaks
 from tutor.retrieval.embedders import HashingEmbedder
 from tutor.retrieval.hybrid import Hit, SearchResult
 from tutor.safety import echoes_instruction, instruction_like, moderate, strip_instructions
+from tutor.text.langdetect import detect_language
 from tutor.tutor import SessionState, Tutor
 
 DATA = Path(__file__).parent / "data" / "injection"

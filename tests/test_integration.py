@@ -47,8 +47,8 @@ def test_unanswerable_question_abstains(data_dir):
 def test_default_startup_opens_no_network_connection(tmp_path, monkeypatch):
     """Build the whole runtime and answer a question with every non-loopback connection
     refused (conftest's socket guard) and hub access env cleared to defaults."""
-    from tutor.commands import build_tutor
     from tutor.config import Settings
+    from tutor.runtime import build_tutor
 
     attempts = []
     real = socket.socket.connect
@@ -140,8 +140,8 @@ def test_builtin_e5_embeds_an_answer_s_sentences_with_onnx_runtime_too(real_embe
 def test_llamacpp_backend_streams_from_the_package_gguf(tmp_path):
     """Runs only where the optional 'llamacpp' extra is installed (it compiles)."""
     pytest.importorskip("llama_cpp")
-    from tutor.answer.generators import make_generator
     from tutor.config import Settings
+    from tutor.generation.generators import make_generator
     from tutor.models import resolve_generator
 
     s = Settings.load(env={}, data_dir=str(tmp_path), model_cache=str(model_cache()),

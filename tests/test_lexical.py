@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tutor.retrieval.lexical import LexicalIndex, corpus_digest, text_hashes
-from tutor.retrieval.textnorm import char_ngrams, tokenize
+from tutor.text.textnorm import char_ngrams, tokenize
 
 WORDS = ("фотосинтез жапырақ хлорофилл күн жарығы өсімдіктер энергия Абай Құнанбайұлы ақын "
          "жылы дүниеге келді кітап фотосинтезом листья растения свет энергии поэт родился "

@@ -205,7 +205,7 @@ def test_builtin_gguf_is_assembled_once_from_the_package(tmp_path):
 def test_llamacpp_backend_without_the_extra_names_the_fix(tmp_path, monkeypatch):
     import builtins
 
-    from tutor.answer.generators import make_generator
+    from tutor.generation.generators import make_generator
 
     real_import = builtins.__import__
 

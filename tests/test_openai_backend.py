@@ -1,4 +1,4 @@
-"""The openai backend against a real server process (tutor.llm_server serving the real
+"""The openai backend against a real server process (tutor.generation.llm_server serving the real
 Gemma-3-270M over HTTP with server-sent events): streaming, and a clean fallback when the
 server is down or goes away mid-answer."""
 
@@ -12,7 +12,7 @@ import httpx
 import pytest
 from conftest import model_cache
 
-from tutor.answer.generators import GeneratorError, OpenAIGenerator
+from tutor.generation.generators import GeneratorError, OpenAIGenerator
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +31,7 @@ def free_port() -> int:
 def server():
     port = free_port()
     model = model_cache() / "gemma-3-270m"
-    proc = subprocess.Popen([sys.executable, "-m", "tutor.llm_server", "--model", str(model),
+    proc = subprocess.Popen([sys.executable, "-m", "tutor.generation.llm_server", "--model", str(model),
                              "--port", str(port)], env={**os.environ, "HF_HUB_OFFLINE": "1"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/v1"

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from tutor.answer.generative import GenerativeComposer
-from tutor.answer.generators import Generator, GeneratorError
+from tutor.generation.generators import Generator, GeneratorError
 from tutor.pedagogy.hints import final_answers, leaks
 
 
@@ -22,7 +22,7 @@ def test_answers_in_the_students_language_with_valid_citations(fake_tutor):
 
 def test_a_kazakh_question_typed_on_a_russian_keyboard_is_answered_in_kazakh(fake_tutor, monkeypatch):
     from tutor.retrieval.hybrid import Retriever
-    from tutor.retrieval.textnorm import russian_keyboard
+    from tutor.text.letters import russian_keyboard
 
     typed = "Фотосинтездің негізгі өнімі қандай зат?"
     folded = russian_keyboard(typed)  # "Фотосинтездин негизги оними кандай зат?"

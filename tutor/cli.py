@@ -7,6 +7,8 @@ import logging
 import sys
 
 from tutor.config import SettingError, Settings
+from tutor.evaluation.datasets import DataError
+from tutor.models import ModelError
 
 log = logging.getLogger("tutor")
 
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                             stream=sys.stderr)
         for noisy in ("httpx", "faiss.loader", "sentence_transformers", "transformers", "bm25s"):
             logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-        from tutor import commands
+        from tutor import commands  # after parsing: `tutor --help` needs none of the model stack
 
         return getattr(commands, "cmd_" + args.command)(settings, args)
     except SettingError as exc:
@@ -108,8 +110,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - known errors get one line, others a trace
-        from tutor.evaluation.datasets import DataError
-        from tutor.models import ModelError
 
         if isinstance(exc, ModelError | DataError):
             print(f"error: {exc}", file=sys.stderr)

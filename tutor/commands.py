@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 import time
 from pathlib import Path
 
-from tutor.config import Settings
+from tutor.answer.admission import admission_key, read_record
+from tutor.answer.extractive import ExtractiveComposer
+from tutor.answer.generative import GenerativeComposer
+from tutor.auth import set_password
+from tutor.bench import run_bench
+from tutor.config import REPO_ROOT, Settings
+from tutor.evaluation.admission import run_admission
+from tutor.evaluation.calibration import calibrate
+from tutor.evaluation.datasets import bundled_items
+from tutor.evaluation.runner import run_cli
+from tutor.generation.generators import make_generator
+from tutor.ingest import IngestError
+from tutor.ingest.readers import FORMATS
+from tutor.models import (
+    E5_NAME,
+    apply_offline,
+    read_manifest,
+    resolve_e5_onnx,
+    resolve_embedder,
+    resolve_generator,
+    verify_folder,
+)
+from tutor.retrieval.calibration import read_calibration, write_calibration
+from tutor.runtime import build_runtime, build_tutor, load_embedder
+from tutor.store import Store
 
 
 def _human(n: int) -> str:
@@ -16,18 +41,6 @@ def _human(n: int) -> str:
             return f"{n:.0f} {unit}"
         n /= 1024
     return f"{n:.1f} TB"
-
-
-def build_tutor(settings: Settings, runtime=None):
-    from tutor.answer.factory import choose_composer
-    from tutor.runtime import build_runtime
-    from tutor.tutor import Tutor
-
-    runtime = runtime or build_runtime(settings)
-    choice = choose_composer(settings, runtime.embedder)
-    tutor = Tutor(runtime.retriever, runtime.store, composer=choice.composer,
-                  top_k=settings.top_k, keep_questions=settings.retention_days > 0)
-    return runtime, tutor, choice
 
 
 def cmd_ask(settings: Settings, args) -> int:
@@ -54,45 +67,27 @@ def cmd_ask(settings: Settings, args) -> int:
 
 def _checksums_ok(folder: Path) -> bool:
     """Print the result of checking a converted model folder against its manifest."""
-    from tutor.models import verify_folder
-
     problem = verify_folder(folder, deep=True)
     print(f"           checksums: {'ok' if problem is None else problem}")
     return problem is None
 
 
 def cmd_models(settings: Settings, args) -> int:
-    from tutor.answer.admission import admission_key, read_record
-    from tutor.models import (
-        E5_NAME,
-        apply_offline,
-        read_manifest,
-        resolve_e5_onnx,
-        resolve_embedder,
-        resolve_generator,
-    )
-
     apply_offline(settings)
     timings = {}
     t0 = time.perf_counter()
     emb = resolve_embedder(settings)
     timings["embedder provision/resolve"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    gen = resolve_generator(settings)
+    # The generator is converted only for a command that runs it, or for a composer that will
+    # (``choose_composer`` provisions it then).
+    gen = resolve_generator(settings, provision=args.admit or args.timings)
     timings["generator provision/resolve"] = time.perf_counter() - t0
     for m in (emb, gen):
-        print(f"{m.role:9}  {m.spec}")
-        print(f"           kind: {m.kind}   location: {m.location or '-'}")
-        if m.kind != "none":
-            state = "provisioned" if m.provisioned else "not provisioned"
-            size = f", {_human(m.size_bytes)}" if m.size_bytes else ""
-            print(f"           {state}{size}; licence: {m.licence}")
-        if m.info:
-            print(f"           check: {json.dumps(m.info, ensure_ascii=False)}")
-        if args.verify and m.kind in ("sentence-transformers", "transformers") and \
-                m.spec.startswith("builtin:"):
-            if not _checksums_ok(Path(m.location)):
-                return 2
+        _print_model(m)
+        if args.verify and m.kind in ("sentence-transformers", "transformers") and m.provisioned and \
+                m.spec.startswith("builtin:") and not _checksums_ok(Path(m.location)):
+            return 2
         if m is emb and m.spec == E5_NAME:
             onnx = resolve_e5_onnx(settings, provision=False)
             check = (read_manifest(onnx) or {}).get("check", {}) if onnx else {}
@@ -104,44 +99,51 @@ def cmd_models(settings: Settings, args) -> int:
             if args.calibrate:
                 _calibrate(settings)
             print("           evidence model: " + _evidence_state(settings, emb.spec))
-    record = read_record(settings.data_path, admission_key(gen, settings)) if gen.kind != "none" else None
-    if args.admit and gen.kind != "none":
-        record = _admit(settings)
     if gen.kind != "none":
-        if record:
-            verdict = "passed" if record["passed"] else "not passed"
-            print(f"admission: {verdict} (answer F1 generative {record['f1_generative']:.3f} vs "
-                  f"extractive {record['f1_extractive']:.3f}, faithful "
-                  f"{record['faithful_generative']:.0%}, n={record['n']})")
-        else:
-            print("admission: not run (tutor models --admit); the auto composer answers extractively")
+        record = _admit(settings) if args.admit else read_record(settings.data_path, admission_key(gen, settings))
+        print(_admission_line(record))
     if args.timings:
-        from tutor.runtime import load_embedder
-
-        t0 = time.perf_counter()
-        load_embedder(settings)
-        timings["embedder load (warm)"] = time.perf_counter() - t0
-        if gen.kind == "transformers":
-            from tutor.answer.generators import make_generator
-
-            t0 = time.perf_counter()
-            make_generator(gen, settings)
-            timings["generator load (warm)"] = time.perf_counter() - t0
-        for key in ("seconds",):
-            for m in (emb, gen):
-                if key in m.info:
-                    timings[f"{m.role} first conversion (recorded)"] = m.info[key]
-        print("timings:")
-        for name, value in timings.items():
-            print(f"  {name:38} {value:7.1f} s")
+        _print_timings(settings, emb, gen, timings)
     return 0
 
 
-def _calibrate(settings: Settings) -> None:
-    from tutor.config import REPO_ROOT
-    from tutor.retrieval.calibration import calibrate, write_calibration
-    from tutor.runtime import load_embedder
+def _print_model(m) -> None:
+    print(f"{m.role:9}  {m.spec}")
+    print(f"           kind: {m.kind}   location: {m.location or '-'}")
+    if m.kind != "none":
+        state = "provisioned" if m.provisioned else "not provisioned (converted when first used)"
+        size = f", {_human(m.size_bytes)}" if m.size_bytes else ""
+        print(f"           {state}{size}; licence: {m.licence}")
+    if m.info:
+        print(f"           check: {json.dumps(m.info, ensure_ascii=False)}")
 
+
+def _admission_line(record: dict | None) -> str:
+    if not record:
+        return "admission: not run (tutor models --admit); the auto composer answers extractively"
+    verdict = "passed" if record["passed"] else "not passed"
+    return (f"admission: {verdict} (answer F1 generative {record['f1_generative']:.3f} vs "
+            f"extractive {record['f1_extractive']:.3f}, faithful "
+            f"{record['faithful_generative']:.0%}, n={record['n']})")
+
+
+def _print_timings(settings: Settings, emb, gen, timings: dict) -> None:
+    t0 = time.perf_counter()
+    load_embedder(settings)
+    timings["embedder load (warm)"] = time.perf_counter() - t0
+    if gen.kind == "transformers":
+        t0 = time.perf_counter()
+        make_generator(gen, settings)
+        timings["generator load (warm)"] = time.perf_counter() - t0
+    for m in (emb, gen):
+        if "seconds" in m.info:
+            timings[f"{m.role} first conversion (recorded)"] = m.info["seconds"]
+    print("timings:")
+    for name, value in timings.items():
+        print(f"  {name:38} {value:7.1f} s")
+
+
+def _calibrate(settings: Settings) -> None:
     print("           fitting the evidence model on the bundled QA set (20 s for e5-small on two cores)",
           flush=True)
     embedder = load_embedder(settings)
@@ -152,9 +154,6 @@ def _calibrate(settings: Settings) -> None:
 
 def _evidence_state(settings: Settings, spec: str) -> str:
     """One line: which evidence model the configured embedder gets."""
-    from tutor.models import E5_NAME
-    from tutor.retrieval.calibration import read_calibration
-
     saved = read_calibration(settings.data_path, spec)
     if saved is not None:
         return (f"calibrated for this embedder ({saved.get('fitted_at', '?')}): abstention "
@@ -166,14 +165,6 @@ def _evidence_state(settings: Settings, spec: str) -> str:
 
 
 def _admit(settings: Settings) -> dict:
-    from tutor.answer.admission import admission_key, run_admission
-    from tutor.answer.extractive import ExtractiveComposer
-    from tutor.answer.generative import GenerativeComposer
-    from tutor.answer.generators import make_generator
-    from tutor.evaluation.datasets import bundled_items
-    from tutor.models import resolve_generator
-    from tutor.runtime import build_runtime
-
     runtime = build_runtime(settings)
     extractive = ExtractiveComposer(runtime.embedder)
     resolved = resolve_generator(settings)
@@ -185,10 +176,6 @@ def _admit(settings: Settings) -> dict:
 
 
 def cmd_ingest(settings: Settings, args) -> int:
-    from tutor.ingest import IngestError
-    from tutor.ingest.readers import FORMATS
-    from tutor.runtime import build_runtime
-
     runtime = build_runtime(settings)
     files: list[Path] = []
     for raw in args.paths:
@@ -211,8 +198,6 @@ def cmd_ingest(settings: Settings, args) -> int:
 
 
 def cmd_index(settings: Settings, args) -> int:
-    from tutor.runtime import build_runtime
-
     runtime = build_runtime(settings)
     if args.action == "rebuild":
         t0 = time.perf_counter()
@@ -224,7 +209,7 @@ def cmd_index(settings: Settings, args) -> int:
 
 
 def cmd_serve(settings: Settings, args) -> int:
-    from tutor.ui.app import build_app, launch
+    from tutor.ui.app import build_app, launch  # gradio takes seconds to import: only for serve
 
     demo, _ = build_app(settings)
     launch(demo, settings)
@@ -232,22 +217,14 @@ def cmd_serve(settings: Settings, args) -> int:
 
 
 def cmd_eval(settings: Settings, args) -> int:
-    from tutor.evaluation.runner import run_cli
-
     return run_cli(settings, args)
 
 
 def cmd_bench(settings: Settings, args) -> int:
-    from tutor.bench import run_bench
-
     return run_bench(settings, args)
 
 
 def cmd_teacher(settings: Settings, args) -> int:
-    import getpass
-
-    from tutor.auth import set_password
-
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -265,8 +242,6 @@ def cmd_teacher(settings: Settings, args) -> int:
 
 
 def cmd_privacy(settings: Settings, args) -> int:
-    from tutor.store import Store
-
     store = Store(settings.db_path)
     if args.action == "export":
         print(json.dumps(store.export_personal_data(), ensure_ascii=False, indent=2))

@@ -25,7 +25,7 @@ def default_data_dir() -> str:
     return str(Path(base) / "ustaz")
 
 
-GENERATOR_PRECISIONS = ("auto", "float32", "bfloat16", "int8")
+GENERATOR_PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -89,12 +89,8 @@ class Settings:
     )
     generator_precision: str = _setting(
         "auto",
-        "Weights of an in-process generator: 'float32' (the model's own answers; decoded "
-        "through the certified shortlist output layer, the fastest for Gemma-3-270M), "
-        "'bfloat16' (half of float32's memory; faster for large models on CPUs with "
-        "bfloat16 arithmetic), 'int8' (quantised at load: smallest, but it changes a small "
-        "model's answers: admitted separately) or 'auto' (float32). "
-        "See docs/performance.md.",
+        "Weights of an in-process generator: 'float32' (the model's own answers), 'bfloat16' "
+        "(half the memory; faster on CPUs with bfloat16 arithmetic) or 'auto' (float32).",
         choices=GENERATOR_PRECISIONS,
     )
     threads: int = _setting(0, "CPU threads for the models (0: all cores).")

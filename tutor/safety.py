@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from tutor.retrieval.textnorm import tokenize
+from tutor.text.textnorm import tokenize
 
 # ------------------------------------------------------------------------- PII
 # A child who writes "my IIN is ..." has shared it even with a typo in the check digit,

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from tutor.answer.extractive import ExtractiveComposer
 from tutor.answer.types import MODES, Answer, Citation
 from tutor.i18n import LANGS, t
-from tutor.ingest.langdetect import detect_language
 from tutor.pedagogy import coach, hints, quiz
 from tutor.retrieval.hybrid import Hit, SearchResult
 from tutor.safety import SERIOUS, moderate, redact_pii, sanitize_hits
+from tutor.text.langdetect import detect_language
+from tutor.text.textnorm import tokenize
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +140,6 @@ class Tutor:
         """Stems of the corpus's titles and section names: naming one names the topic."""
         generation = self.store.generation
         if getattr(self, "_vocab_generation", None) != generation:
-            from tutor.retrieval.textnorm import tokenize
-
             rows = self.store.query("SELECT DISTINCT d.title || ' ' || c.section FROM chunks c "
                                     "JOIN documents d ON d.id = c.doc_id")
             self._vocab = {tok for r in rows for tok in tokenize(r[0]) if len(tok) > 3}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from tutor.ingest.langdetect import detect_language
-from tutor.retrieval.textnorm import tokenize
 from tutor.safety import moderate
+from tutor.text.langdetect import detect_language
+from tutor.text.textnorm import tokenize
 
 CITE = re.compile(r"\[(\d+)\]")
 

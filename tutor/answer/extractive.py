@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from tutor.answer.answer_types import has_answer_type, question_type
+from tutor.answer.question_kind import has_answer_type, question_type
 from tutor.answer.types import Answer, Citation
 from tutor.i18n import t
 from tutor.ingest.chunking import split_sentences
 from tutor.retrieval.hybrid import Hit
-from tutor.retrieval.textnorm import tokenize
+from tutor.text.textnorm import tokenize
 
 # Sentence score = e5 cosine to the question + OVERLAP_WEIGHT x stem overlap + TYPE_BONUS
 # for holding the kind of answer asked for (a year for "қашан", a number for "сколько", a

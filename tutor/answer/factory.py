@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from tutor.answer.admission import admission_key, read_record
 from tutor.answer.extractive import ExtractiveComposer
+from tutor.answer.generative import GenerativeComposer
+from tutor.generation.generators import make_generator
 from tutor.models import ModelError, resolve_generator
 
 
@@ -20,11 +22,8 @@ class ComposerChoice:
 
 
 def choose_composer(settings, embedder, load_generator=None) -> ComposerChoice:
-    from tutor.answer.generative import GenerativeComposer
-    from tutor.answer.generators import make_generator
-
     extractive = ExtractiveComposer(embedder)
-    resolved = resolve_generator(settings, provision=settings.composer != "extractive")
+    resolved = resolve_generator(settings, provision=False)
     record = read_record(settings.data_path, admission_key(resolved, settings)) if resolved.kind != "none" else None
     if settings.composer == "extractive":
         return ComposerChoice(extractive, "extractive", "set by the composer setting",
@@ -37,6 +36,8 @@ def choose_composer(settings, embedder, load_generator=None) -> ComposerChoice:
         why = ("the generator has not taken the admission check (run 'tutor models --admit')"
                if record is None else "the generator did not pass the admission check")
         return ComposerChoice(extractive, "extractive", why, resolved.spec, record)
+    if not resolved.provisioned:  # converted only now that it will write answers
+        resolved = resolve_generator(settings)
     generator = (load_generator or make_generator)(resolved, settings)
     return ComposerChoice(GenerativeComposer(generator, extractive), "generative",
                           "admitted" if record and record.get("passed") else "set by the composer setting",

@@ -7,8 +7,8 @@ import logging
 
 from tutor.answer.checks import check_generated
 from tutor.answer.extractive import ExtractiveComposer
-from tutor.answer.generators import Generator, GeneratorError
 from tutor.answer.types import Answer, Citation
+from tutor.generation.generators import Generator, GeneratorError
 from tutor.i18n import t
 from tutor.retrieval.hybrid import Hit
 from tutor.safety import echoes_instruction, sanitize_hits

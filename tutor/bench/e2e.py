@@ -26,7 +26,9 @@ from tutor.bench.measure import (
     timed,
 )
 from tutor.bench.report import Report
+from tutor.config import Settings
 from tutor.evaluation.datasets import bundled_items
+from tutor.runtime import build_runtime, build_tutor
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +74,6 @@ def time_answers(tutor, items: list[dict], tag: str) -> dict:
 
 def run(settings, folder: Path, quick: bool = False) -> Report:
     import torch
-
-    from tutor.runtime import build_runtime
 
     threads = threads_of(settings)
     torch.set_num_threads(threads)
@@ -140,10 +140,6 @@ def serve(job: dict) -> dict:
     """The warm part, run in a fresh process by ``run``: start on the data folder the
     cold start made, answer ``items`` with each composer, report times and peak RSS."""
     import torch
-
-    from tutor.commands import build_tutor
-    from tutor.config import Settings
-    from tutor.runtime import build_runtime
 
     work = Settings(**job["settings"])
     torch.set_num_threads(threads_of(work))

@@ -15,13 +15,14 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from tutor.answer.fastgen import weight_bytes_in_memory
 from tutor.answer.generative import build_messages
-from tutor.answer.generators import TransformersGenerator, plain_prompt
+from tutor.answer.shortlist import ShortlistHead
 from tutor.bench.measure import machine_info, memory_bandwidth, ratio, threads_of, timed
 from tutor.bench.report import Report
 from tutor.bench.synthetic import corpus_docs
-from tutor.models import apply_offline, resolve_generator
+from tutor.generation.generators import LlamaCppGenerator, TransformersGenerator, plain_prompt
+from tutor.generation.loading import weight_bytes_in_memory
+from tutor.models import GEMMA_GGUF_NAME, GEMMA_NAME, apply_offline, resolve_generator
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +144,6 @@ def llama_cpp(path: str, threads: int, messages: list[dict]):
     from; the end-of-text tokens are banned so that every run produces exactly ``n``.
     llama-cpp-python keeps the previous prompt's KV cache and would skip the whole prompt
     of a repeated run, so it is reset before each: the prompt is always evaluated in full."""
-    from tutor.answer.generators import LlamaCppGenerator
-
     gen = LlamaCppGenerator(path, threads=threads)
     banned = {gen.llm.token_eos(): -1e9}
     for word in ("<end_of_turn>", "<eos>"):
@@ -213,8 +212,6 @@ def llama_cpp_gguf(settings, spec: str) -> tuple[str | None, str]:
     """(GGUF of the benched generator, or None and why): the package's GGUF is the same
     model only for the embedded Gemma, and llama.cpp is an optional extra."""
     import importlib.util
-
-    from tutor.models import GEMMA_GGUF_NAME, GEMMA_NAME, resolve_generator
 
     if importlib.util.find_spec("llama_cpp") is None:
         return None, "not installed (pip install 'ustaz[llamacpp]')"
@@ -315,7 +312,6 @@ def run(settings, folder, quick: bool = False) -> Report:
             memory[steps[precision]] = generator_weight_bytes(other)
         if gen.head is not None and gen.head.dtype != "float16":
             name = "b. ours, float32 + shortlist with the float16 table (one position at a time), no prompt cache"
-            from tutor.answer.shortlist import ShortlistHead
 
             f16 = TransformersGenerator(path, threads=threads, precision="float32")
             f16.head = ShortlistHead(f16.model, f16.head.rows, dtype="float16", exact=f16.head.exact)

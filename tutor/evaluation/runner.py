@@ -14,6 +14,9 @@ from tutor.evaluation.datasets import find_data_dir
 from tutor.evaluation.report import write_reports
 from tutor.evaluation.tasks import SUITES, TASKS, EvalContext
 from tutor.evaluation.tasks.base import SkipTask
+from tutor.generation.generators import make_generator
+from tutor.models import ModelError, apply_offline, resolve_generator
+from tutor.runtime import load_embedder
 
 THRESHOLDS = REPO_ROOT / "eval" / "thresholds.toml"
 
@@ -81,9 +84,6 @@ def apply_gate(report: dict, thresholds_path: Path = THRESHOLDS) -> list[str]:
 
 
 def run_cli(settings, args) -> int:
-    from tutor.models import apply_offline
-    from tutor.runtime import load_embedder
-
     apply_offline(settings)
     names = select_tasks(args.suite)
     data_dir = find_data_dir(args.data)
@@ -91,9 +91,6 @@ def run_cli(settings, args) -> int:
     ctx = EvalContext(embedder, Path(settings.corpus_dir), data_dir, args.limit,
                       progress=not args.no_progress, settings=settings)
     if getattr(args, "generative", 0):
-        from tutor.answer.generators import make_generator
-        from tutor.models import ModelError, resolve_generator
-
         ctx.generator = make_generator(resolve_generator(settings), settings)
         if ctx.generator is None:
             raise ModelError("generator", "--generative needs a generator, but it is 'none'")

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tutor.ingest.chunking import chunk_blocks
-from tutor.ingest.langdetect import detect_language
 from tutor.ingest.readers import FORMATS, ReadError, read_file
 from tutor.store import POLICIES, Document
+from tutor.text.langdetect import detect_language
 
 log = logging.getLogger(__name__)
 

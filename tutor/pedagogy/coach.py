@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tutor.retrieval.textnorm import tokenize
+from tutor.text.textnorm import tokenize
 
 SUBJECT_WORDS = {
     "biology": ["биология", "biology", "биологи"],

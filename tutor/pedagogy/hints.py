@@ -13,7 +13,7 @@ import re
 
 from tutor.ingest.chunking import split_sentences
 from tutor.retrieval.hybrid import Hit
-from tutor.retrieval.textnorm import tokenize
+from tutor.text.textnorm import tokenize
 
 ANSWER_MARK = re.compile(r"(жауабы|жауап|ответ|answer)\s*[:：—-]", re.IGNORECASE)
 SOLUTION_MARK = re.compile(r"(шешуі|шешу|решение|solution)\s*[:：.]?", re.IGNORECASE)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tutor.evaluation.metrics import normalize_answer, suffix_tolerant_match
 from tutor.ingest.chunking import split_sentences
 from tutor.pedagogy.hints import ANSWER_MARK
 from tutor.retrieval.hybrid import Hit
-from tutor.retrieval.textnorm import STOPWORDS
+from tutor.text.answers import normalize_answer, suffix_tolerant_match
+from tutor.text.textnorm import STOPWORDS
 
 
 @dataclass

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tutor.retrieval.textnorm import tokenize
+from tutor.text.textnorm import tokenize
 
 
 class Embedder(ABC):

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tutor.ingest.langdetect import detect_language
-from tutor.retrieval.textnorm import LetterRestorer, may_lack_kazakh_letters
 from tutor.store import Chunk
+from tutor.text.langdetect import detect_language
+from tutor.text.textnorm import LetterRestorer, content_words, may_lack_kazakh_letters, tokenize, word_ngrams
 
 MAX_QUERY_CHARS = 2000
 
@@ -214,8 +214,6 @@ def evidence_features(query: str, hits: list[Hit], lexical, chars=None) -> dict[
     question's words are to the whole corpus (``word_unknown_shares``): on average and for its
     least known word (one name the materials never use, "Кенесары", "Архимед", in an
     otherwise ordinary question about a topic next to theirs)."""
-    from tutor.retrieval.textnorm import tokenize
-
     q = list(dict.fromkeys(tokenize(query)))
     top = hits[:3]
     dense = max((h.dense or 0.0) for h in top)
@@ -242,8 +240,6 @@ def word_unknown_shares(query: str, chars) -> list[float]:
     cannot tell, because e5's cosines sit in a narrow band for any question. Counted on
     5-grams rather than stems so that a misspelt word stays mostly known. The evidence
     model takes their mean and their largest."""
-    from tutor.retrieval.textnorm import content_words, word_ngrams
-
     if chars.size == 0:
         return []
     shares = []
@@ -257,15 +253,11 @@ def word_unknown_shares(query: str, chars) -> list[float]:
 def passage_stems(text: str) -> frozenset[str]:
     """The stems of a passage, remembered: the same top passages come back for the
     questions of a whole class, and stemming them took a third of a search."""
-    from tutor.retrieval.textnorm import tokenize
-
     return frozenset(tokenize(text))
 
 
 def query_coverage(query: str, text: str) -> float:
     """Share of the query's content stems that occur in the text."""
-    from tutor.retrieval.textnorm import tokenize
-
     q = set(tokenize(query))
     if not q:
         return 0.0

@@ -26,15 +26,12 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tutor.retrieval.lexical import LexicalIndex, corpus_digest, text_hashes
-from tutor.retrieval.textnorm import char_ngrams, tokenize
-
-if TYPE_CHECKING:
-    from tutor.store import Document
+from tutor.store import Document
+from tutor.text.textnorm import char_ngrams, tokenize
 
 log = logging.getLogger(__name__)
 

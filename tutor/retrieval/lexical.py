@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tutor.retrieval.textnorm import tokenize
+from tutor.text import langdetect, textnorm
+from tutor.text.textnorm import tokenize
 
 K1, B = 1.2, 0.75  # bm25s's defaults
 EMPTY = "∅"  # the one token of a passage that has none
@@ -46,9 +47,6 @@ def text_hashes(texts) -> np.ndarray:
 
 @functools.cache
 def _code_digest() -> bytes:
-    from tutor.ingest import langdetect
-    from tutor.retrieval import textnorm
-
     h = hashlib.sha256()
     for file in (textnorm.__file__, langdetect.__file__, __file__):  # this one holds BM25's k1 and b
         h.update(Path(file).read_bytes())

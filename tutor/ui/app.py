@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import gradio as gr
 
 from tutor.auth import TeacherAuth
 from tutor.i18n import t
+from tutor.runtime import apply_retention, build_tutor
 from tutor.ui.evaluation import build_evaluation
 from tutor.ui.render import CSS, theme
 from tutor.ui.services import Services
@@ -46,8 +48,6 @@ def build_blocks(services: Services, default_lang: str = "kk") -> gr.Blocks:
 
 
 def build_app(settings, runtime=None, tutor=None, composer_choice=None):
-    from tutor.commands import build_tutor
-
     if tutor is None:
         runtime, tutor, composer_choice = build_tutor(settings, runtime)
     auth = TeacherAuth(settings.data_path, settings.teacher_password)
@@ -60,10 +60,6 @@ def build_app(settings, runtime=None, tutor=None, composer_choice=None):
 
 def _schedule_retention(store, days: int, every_s: float = 86400.0) -> None:
     """Apply the retention period once a day while the app runs (it also runs at start)."""
-    import threading
-
-    from tutor.runtime import apply_retention
-
     def tick():
         try:
             apply_retention(store, days)

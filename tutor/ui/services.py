@@ -10,8 +10,10 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tutor.evaluation.datasets import bundled_items
 from tutor.i18n import t
 from tutor.ingest import IngestError
+from tutor.safety import redact_pii
 from tutor.store import POLICIES
 
 
@@ -36,8 +38,6 @@ class Services:
         return uuid.uuid4().hex  # pseudonymous: no name, no account
 
     def examples(self, lang: str) -> list[str]:
-        from tutor.evaluation.datasets import bundled_items
-
         try:
             items = [i for i in bundled_items("answerable") if i["lang"] == lang]
         except Exception:  # noqa: BLE001 - examples are a nicety
@@ -46,8 +46,6 @@ class Services:
 
     def feedback(self, session: str, rating: int, comment: str, doc_keys: list[str],
                  subject: str) -> None:
-        from tutor.safety import redact_pii
-
         self.runtime.store.add_feedback(session, rating, redact_pii(comment or "")[:1000],
                                         doc_keys, subject)
 

@@ -10,14 +10,15 @@ from collections import defaultdict
 from tqdm import tqdm
 
 from tutor.answer.extractive import ExtractiveComposer
+from tutor.answer.generative import GenerativeComposer
 from tutor.evaluation import datasets
-from tutor.evaluation.metrics import contains_answer, exact_match, suffix_tolerant_match, token_f1
 from tutor.evaluation.pools import PoolDoc, external_docs
 from tutor.evaluation.tasks.base import EvalContext, Task, require_data
-from tutor.ingest.langdetect import detect_language
 from tutor.retrieval.hybrid import Hit
-from tutor.retrieval.textnorm import russian_keyboard
 from tutor.store import Chunk, Document
+from tutor.text.answers import contains_answer, exact_match, suffix_tolerant_match, token_f1
+from tutor.text.langdetect import detect_language
+from tutor.text.letters import russian_keyboard
 from tutor.tutor import Tutor
 
 
@@ -99,7 +100,6 @@ def generative_tutor(ctx: EvalContext, pool, extractive: ExtractiveComposer) -> 
     """The same pipeline with the generative composer, when ``tutor eval --generative N``."""
     if ctx.generator is None or not ctx.generative_limit:
         return None
-    from tutor.answer.generative import GenerativeComposer
 
     return Tutor(pool.retriever, pool.store, composer=GenerativeComposer(ctx.generator, extractive),
                  extractive=extractive, keep_questions=False)

@@ -12,7 +12,8 @@ from tutor.evaluation.metrics import retrieval_metrics
 from tutor.evaluation.pools import Pool, PoolDoc, external_docs
 from tutor.evaluation.tasks.base import EvalContext, Task, require_data
 from tutor.retrieval.hybrid import Filters, FusionParams
-from tutor.retrieval.textnorm import russian_keyboard
+from tutor.text.answers import contains_answer
+from tutor.text.letters import russian_keyboard
 
 MODES = ("hybrid", "dense", "lexical")
 
@@ -81,8 +82,6 @@ def passage_level(pool: Pool, items: list[dict]) -> tuple[dict, int]:
     that hold the answer. A lesson is one topic, so finding it is easy (MRR@10 near 0.97);
     finding its right section is what a reranker would change, as on KazQAD, where each
     passage is a section of an article. Items whose answer no chunk holds are left out."""
-    from tutor.evaluation.metrics import contains_answer
-
     rankings, relevant = [], []
     for item in items:
         gold = {str(c.id) for c in pool.store.chunks_of(item["doc"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from tutor.retrieval.textnorm import tokenize
+from tutor.text.textnorm import tokenize
 
 # Each pattern is matched against the lowercased question. Kazakh interrogatives come
 # first: the UNT questions are written with them (қашан, қай жылы, нешінші жылы; қанша,

@@ -16,8 +16,11 @@ from functools import lru_cache
 
 import Stemmer
 
+from tutor.text.langdetect import KAZAKH_WORDS, RUSSIAN_WORDS, detect_language
+from tutor.text.letters import KK_LETTERS as _KK_LETTERS
+from tutor.text.letters import keyboard_folded
+
 _TOKEN = re.compile(r"[0-9]+|[^\W\d_]+", re.UNICODE)
-_KK_LETTERS = set("әғқңөұүһі")
 
 
 def _fold(text: str) -> str:
@@ -126,32 +129,11 @@ STOPWORDS = set(
 def tokenize(text: str, stopwords: bool = True, lang: str = "") -> list[str]:
     """Normalised stems of ``text``; its language is detected when not given."""
     if not lang:
-        from tutor.ingest.langdetect import detect_language
-
         lang = detect_language(text)
     return [stem(w, lang) for w in _words(text) if not (stopwords and w in STOPWORDS)]
 
 
-# Kazakh is often typed on a Russian keyboard, its own letters replaced by the nearest
-# Russian ones: "кандай" for "қандай", "жумыс" for "жұмыс", "бир" for "бір". The
-# character n-gram view (and the evidence model's unknown-word shares, which read it)
-# folds those letters, so that both spellings meet; the stems keep them.
-_KK_TO_RU = str.maketrans("әғқңөұүһіӘҒҚҢӨҰҮҺІ", "агкноуухиАГКНОУУХИ")
-
-
-@lru_cache(maxsize=200_000)
-def keyboard_folded(word: str) -> str:
-    """A folded word with the Kazakh letters as a Russian keyboard types them."""
-    return word.translate(_KK_TO_RU)
-
-
 _FOLDED_STOPWORDS = frozenset(keyboard_folded(w) for w in STOPWORDS)
-
-
-def russian_keyboard(text: str) -> str:
-    """``text`` as typed on a Russian keyboard: Kazakh letters as their nearest Russian
-    ones, case kept (how the evaluation makes its keyboard-typed questions)."""
-    return text.translate(_KK_TO_RU)
 
 
 def content_words(text: str) -> list[str]:
@@ -198,8 +180,6 @@ _CYRILLIC_WORD = re.compile("[а-яё]{3,}")
 def may_lack_kazakh_letters(text: str) -> bool:
     """A cheap first look: a Cyrillic word of three letters or more without a Kazakh
     letter, and no Russian function word ("и", "в", "что"...)."""
-    from tutor.ingest.langdetect import RUSSIAN_WORDS
-
     words = [w.lower() for w in _TOKEN.findall(text) if not w.isascii()]
     return (any(_KK_LETTERS.isdisjoint(w) and _CYRILLIC_WORD.fullmatch(w) for w in words)
             and not any(w in RUSSIAN_WORDS for w in words))
@@ -287,8 +267,6 @@ class LetterRestorer:
         """``text`` with the Kazakh letters restored in its Cyrillic words that lack them,
         when it reads as Kazakh typed without them; otherwise ``text`` unchanged (a Russian
         question is never touched). Names (capitalised, not first) are left alone."""
-        from tutor.ingest.langdetect import detect_language
-
         if not may_lack_kazakh_letters(text):
             return text
         words = [w.lower() for w in _TOKEN.findall(text) if not w.isascii()]
@@ -317,7 +295,6 @@ class LetterRestorer:
         them (a question word typed without its letters, "кандай"; a word with one) or a
         third of them stems of four letters or more that the corpus spells with Kazakh
         letters."""
-        from tutor.ingest.langdetect import KAZAKH_WORDS
 
         if any(w in KAZAKH_WORDS or w in _FOLDED_STOPWORD_SPELLING or not _KK_LETTERS.isdisjoint(w)
                for w in words):

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 
-from tutor.retrieval.textnorm import keyboard_folded
+from tutor.text.letters import KK_LETTERS_ANY_CASE as KK_CYR
+from tutor.text.letters import keyboard_folded
 
-KK_CYR = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 KK_LAT = set("äğñöūüıÄĞÑÖŪÜİ")
 # Kazakh words that settle it without a Kazakh letter, and the question and function words
 # as they look typed on a Russian keyboard, Kazakh letters replaced by the nearest Russian
@@ -31,7 +31,7 @@ _KK_WORDS = re.compile(r"\b(" + "|".join(sorted(_KK_WORD_SET)) + r")\b", re.IGNO
 # Kazakh words too and are left out).
 _RU_WORDS = frozenset("""и в во что это как для по из при был была были было который которая
     которое которые также или где его её их со она они чтобы если только между""".split())
-KAZAKH_WORDS, RUSSIAN_WORDS = _KK_WORD_SET, _RU_WORDS  # also read by textnorm.LetterRestorer
+KAZAKH_WORDS, RUSSIAN_WORDS = _KK_WORD_SET, _RU_WORDS  # also read by the letter restorer (textnorm)
 _CYR = re.compile("[а-яА-ЯёЁ]")
 _KK_CYR_RE = re.compile("[" + "".join(sorted(KK_CYR)) + "]")
 _LAT = re.compile("[A-Za-z]")

@@ -5,7 +5,7 @@ It lets one stronger machine serve a generator to many classrooms
 the ``openai`` backend is tested against. vLLM, Ollama or llama.cpp's server do the same
 job faster; this one needs nothing beyond what Ustaz already installs.
 
-    python -m tutor.llm_server --model /path/to/model --port 8081
+    python -m tutor.generation.llm_server --model /path/to/model --port 8081
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 from tutor.config import GENERATOR_PRECISIONS
+from tutor.generation.generators import TransformersGenerator
 
 
 def build_app(generator, model_name: str) -> Starlette:
@@ -61,8 +62,6 @@ def build_app(generator, model_name: str) -> Starlette:
 
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
-
-    from tutor.answer.generators import TransformersGenerator
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a transformers model folder")

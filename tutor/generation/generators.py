@@ -13,12 +13,10 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
+from tutor.generation.loading import PrefixCache, load_causal_lm, pick_precision, shared_prefix
+from tutor.models import ModelError
+
 log = logging.getLogger(__name__)
-
-# Tokens drafted by prompt lookup and checked with each step of the shortlist decoder
-# (tutor/answer/shortlist.py; the answer does not change). Measured: docs/performance.md.
-LOOKAHEAD = 4
-
 
 class GeneratorError(RuntimeError):
     """The generator failed (server down, timeout...); callers fall back."""
@@ -48,71 +46,23 @@ def plain_prompt(messages: list[dict]) -> str:
 
 
 class TransformersGenerator(Generator):
-    """Any causal LM in-process. ``precision`` is a ``generator_precision`` value
-    (``auto``: see ``fastgen.pick_precision``; int8 quantises the weights at load); the KV cache of the system
-    part of the prompt is computed once and reused (``reuse_prefix``). A float32 model decodes
-    through the certified shortlist output layer (``shortlist``; same tokens, about twice as
-    fast: tutor/answer/shortlist.py), drafting ``lookahead`` tokens from the prompt for each
-    step; other models through ``model.generate``. A float32 model's other Linear layers
-    multiply through oneDNN (``packed``; fastgen.PackedLinear)."""
+    """Any causal LM in-process. ``precision`` is a ``generator_precision`` value; the KV cache
+    of the system part of the prompt is computed once and reused (``reuse_prefix``)."""
 
-    def __init__(self, path: str, threads: int = 0, precision: str = "auto",
-                 reuse_prefix: bool = True, shortlist: bool = True, lookahead: int = LOOKAHEAD,
-                 packed: bool = True):
+    def __init__(self, path: str, threads: int = 0, precision: str = "auto", reuse_prefix: bool = True):
         import torch
         from transformers import AutoTokenizer
-
-        from tutor.answer.fastgen import PrefixCache, load_causal_lm, pick_precision
 
         if threads:
             torch.set_num_threads(threads)
         self.name = path
         self.precision = pick_precision(precision)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = load_causal_lm(path, self.precision, packed)
+        self.model = load_causal_lm(path, self.precision)
         self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
         self.reuse_prefix = reuse_prefix
         self.prefix_cache = PrefixCache(self.model)
-        self.head = self._shortlist_head(path) if shortlist else None
-        self.lookahead = lookahead
         self._lock = threading.Lock()  # one generation at a time on a laptop CPU
-
-    def _shortlist_head(self, path: str):
-        """The certified shortlist output layer (tutor/answer/shortlist.py) with the table
-        this CPU reads fastest, float16 if that one fails its check, or ``None`` where it
-        cannot serve this model exactly."""
-        from tutor.answer.fastgen import Int8Embedding, checkpoint_rows, exact_int8_groups
-        from tutor.answer.shortlist import ShortlistHead, supports, table_dtype
-
-        why = supports(self.model, self.model.generation_config)
-        if why:
-            log.info("shortlist output layer not used for %s: %s", path, why)
-            return None
-        output, embedding = self.model.get_output_embeddings(), self.model.get_input_embeddings()
-        shape = tuple(output.weight.shape)
-        # A tied table is read through the checkpoint file, block by block: reading the
-        # model's memory-mapped copy would make all of it resident, and the shortlist reads
-        # a few rows a token. (An untied output layer is read from the model.)
-        table = getattr(embedding, "weight", None)
-        tied = table is not None and table.data_ptr() == output.weight.data_ptr()
-        rows = checkpoint_rows(path, shape) if tied else None
-        # A tied table that is exactly int8 x group scale (the embedded Gemma's) is kept
-        # in that form, 178 MB, for the lookups and the exact rows of the shortlist alike:
-        # the model's float32 map of it is then never read.
-        exact = exact_int8_groups(rows, shape[0]) if rows is not None else None
-        if exact is not None:
-            self.model.set_input_embeddings(Int8Embedding(
-                *exact, getattr(embedding, "embed_scale", None), getattr(embedding, "padding_idx", None)))
-        del embedding, table
-        for dtype in dict.fromkeys((table_dtype(), "float16")):
-            head = ShortlistHead(self.model, rows, dtype=dtype, exact=exact)
-            worst = head.self_check()
-            if worst < 0.5:
-                return head
-            # this CPU's kernel is less exact than the bound assumes
-            log.warning("%s shortlist table not used: its error reached %.2f of its bound", dtype, worst)
-            del head
-        return None
 
     def _inputs(self, messages: list[dict]):
         if self.has_chat_template:
@@ -122,8 +72,6 @@ class TransformersGenerator(Generator):
 
     def _start_cache(self, messages: list[dict], input_ids: list[int]):
         """A copy of the KV cache of the prompt's system part, computed on first use."""
-        from tutor.answer.fastgen import shared_prefix
-
         cache = self.prefix_cache.start(input_ids)
         if cache is None and messages and messages[0]["role"] == "system":
             system_ids = self._inputs(messages[:1])["input_ids"][0].tolist()
@@ -137,10 +85,6 @@ class TransformersGenerator(Generator):
         from transformers import TextIteratorStreamer
 
         inputs = self._inputs(messages)
-        config = self.model.generation_config
-        if self.head is not None and not config.cache_implementation:
-            yield from self._stream_shortlist(messages, inputs, max_new_tokens)
-            return
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         kwargs = dict(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
                       repetition_penalty=1.1, streamer=streamer)
@@ -164,41 +108,6 @@ class TransformersGenerator(Generator):
             worker.join()
         if errors:
             raise GeneratorError(f"generation failed: {errors[0]}")
-
-    def _stream_shortlist(self, messages: list[dict], inputs, max_new_tokens: int) -> Iterator[str]:
-        """Greedy decoding in this thread through the shortlist output layer: the tokens
-        ``model.generate`` gives with ``do_sample=False, repetition_penalty=1.1``."""
-        import torch
-        from transformers import TextStreamer
-
-        from tutor.answer.shortlist import greedy_tokens
-
-        class Pieces(TextStreamer):  # HF's word-by-word streaming, collected here
-            def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
-                if text:
-                    out.append(text)
-
-        out: list[str] = []
-        streamer = Pieces(self.tokenizer, skip_special_tokens=True)
-        config = self.model.generation_config
-        eos = config.eos_token_id
-        eos_ids = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
-        ids = inputs["input_ids"]
-        with self._lock:
-            try:
-                cache = self._start_cache(messages, ids[0].tolist()) if self.reuse_prefix else None
-                for token in greedy_tokens(self.model, self.head, ids, cache, max_new_tokens, eos_ids,
-                                           penalty=1.1, min_new_tokens=config.min_new_tokens or 0,
-                                           lookahead=self.lookahead):
-                    if token in eos_ids:
-                        break
-                    streamer.put(torch.tensor([token]))
-                    yield from out
-                    out.clear()
-                streamer.end()
-            except (RuntimeError, ValueError) as exc:
-                raise GeneratorError(f"generation failed: {exc}") from None
-            yield from out
 
 
 class OpenAIGenerator(Generator):
@@ -263,8 +172,6 @@ class LlamaCppGenerator(Generator):
         try:
             import llama_cpp
         except ImportError:
-            from tutor.models import ModelError
-
             raise ModelError("generator", "the llama.cpp backend needs llama-cpp-python: pip install "
                                           "'ustaz[llamacpp]' (it compiles: 15 minutes on two cores)") from None
         import os
