@@ -89,12 +89,11 @@ class Settings:
     )
     generator_precision: str = _setting(
         "auto",
-        "Weights of an in-process generator: 'float32' (the model's own answers; decoded "
-        "through the certified shortlist output layer, the fastest for Gemma-3-270M), "
-        "'bfloat16' (half of float32's memory; faster for large models on CPUs with "
-        "bfloat16 arithmetic), 'int8' (quantised at load: smallest, but it changes a small "
-        "model's answers: admitted separately) or 'auto' (float32). "
-        "See docs/performance.md.",
+        "Weights of an in-process generator: 'float32' (the model's own answers), "
+        "'bfloat16' (half of float32's memory; for large models on CPUs with bfloat16 "
+        "arithmetic), 'int8' (quantised at load: smallest, but it changes a small model's "
+        "answers: admitted separately) or 'auto' (float32). "
+        "See docs/decisions/2026-11-29-generator-precision-and-llamacpp.md.",
         choices=GENERATOR_PRECISIONS,
     )
     threads: int = _setting(0, "CPU threads for the models (0: all cores).")

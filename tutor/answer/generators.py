@@ -16,7 +16,7 @@ from collections.abc import Iterator
 log = logging.getLogger(__name__)
 
 # Tokens drafted by prompt lookup and checked with each step of the shortlist decoder
-# (tutor/answer/shortlist.py; the answer does not change). Measured: docs/performance.md.
+# (tutor/answer/shortlist.py; the answer does not change): docs/decisions/2026-12-01-decode-speedups.md
 LOOKAHEAD = 4
 
 
@@ -51,8 +51,8 @@ class TransformersGenerator(Generator):
     """Any causal LM in-process. ``precision`` is a ``generator_precision`` value
     (``auto``: see ``fastgen.pick_precision``; int8 quantises the weights at load); the KV cache of the system
     part of the prompt is computed once and reused (``reuse_prefix``). A float32 model decodes
-    through the certified shortlist output layer (``shortlist``; same tokens, about twice as
-    fast: tutor/answer/shortlist.py), drafting ``lookahead`` tokens from the prompt for each
+    through the certified shortlist output layer (``shortlist``; same tokens, faster:
+    tutor/answer/shortlist.py), drafting ``lookahead`` tokens from the prompt for each
     step; other models through ``model.generate``. A float32 model's other Linear layers
     multiply through oneDNN (``packed``; fastgen.PackedLinear)."""
 
@@ -255,8 +255,8 @@ class OpenAIGenerator(Generator):
 
 class LlamaCppGenerator(Generator):
     """A GGUF model run in-process by llama.cpp (llama-cpp-python, the ``llamacpp``
-    extra). On the embedded Gemma-3-270M it decodes several times faster than the
-    transformers path on the same CPU (``tutor bench generation``), from 4-bit weights.
+    extra). On the embedded Gemma-3-270M it decodes faster than the transformers path on
+    the same CPU, from 4-bit weights (docs/decisions/2026-11-29-generator-precision-and-llamacpp.md).
     The GGUF's chat template is used when it has one, the plain prompt when not."""
 
     def __init__(self, path: str, threads: int = 0, context: int = 4096):

@@ -3,11 +3,12 @@
 The evidence model (``FusionParams.conf_*``) reads the best dense cosine, and cosines sit
 in a different band for every embedder: e5-small's best cosine is 0.77-0.91 for nearly
 any bundled question, answerable or not (5th to 95th percentile), the test fake's about
-0.4. Its built-in weights were fitted for e5-small. A school that plugs in another
+0.4. Its built-in weights are fitted for e5-small. A school that plugs in another
 embedder fits it again with ``tutor models --calibrate``: the bundled QA set's answerable
 and unanswerable questions are searched with that embedder, a logistic regression is
 fitted on the evidence features, and the weights are saved in the data directory
-(``calibration/``), where the runtime finds them by embedder name.
+(``calibration/``), where the runtime finds them by embedder name
+(docs/decisions/2026-12-02-evidence-model-per-embedder.md).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def evidence_samples(retriever, items) -> tuple[np.ndarray, np.ndarray]:
 def fit(x: np.ndarray, y: np.ndarray, c_grid=C_GRID) -> Calibration:
     """Class-balanced logistic regression on standardised features; C by leave-one-out
     log-loss. (Standardised first: e5's cosines vary by a few hundredths, and unscaled the
-    regularisation held their weight down: false abstention 0.113 against 0.067.)"""
+    regularisation holds their weight down: docs/decisions/2026-12-01-evidence-model.md.)"""
     from sklearn.linear_model import LogisticRegression
 
     if len(y) < 10 or y.all() or not y.any():
