@@ -20,7 +20,7 @@ MESSAGES = [{"role": "system", "content": "You are Ustaz, a patient tutor. Answe
 
 def test_precision_setting_choices_match_the_loader():
     field = next(f for f in Settings.fields() if f.name == "generator_precision")
-    assert field.metadata["choices"] == fastgen.PRECISIONS
+    assert field.metadata["choices"] == loading.PRECISIONS
     assert Settings.load(env={}).generator_precision == "auto"
     assert Settings.load(env={"TUTOR_GENERATOR_PRECISION": "bfloat16"}).generator_precision == "bfloat16"
     with pytest.raises(SettingError) as info:

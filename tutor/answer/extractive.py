@@ -18,38 +18,23 @@ from tutor.text.textnorm import tokenize
 # name for "кім") that the question does not already contain; then NEIGHBOUR_WEIGHT of
 # how much better its best neighbour in the same passage scores (the answer often sits in
 # the sentence after the one that repeats the question's words), and PASSAGE_WEIGHT x its
-# passage's fused retrieval score minus the top passage's. Up to three sentences are
-# quoted. All chosen on the bundled QA set (contains-gold, 321 retrieved answerable
-# questions): 0.628 for the session-1..5 scorer (overlap 0.15, type 0.06, a 0.02 rank
-# bonus, a third sentence only within 0.04 of the best), 0.654 with always three, 0.703
-# with these weights. KazQAD / XQuAD-ru with retrieval, same captures: 0.578 -> 0.595 and
-# 0.828 -> 0.862.
+# passage's fused retrieval score minus the top passage's.
+# Chosen on the bundled QA set: docs/decisions/2026-12-01-extractive-sentence-weights.md
 OVERLAP_WEIGHT = 0.25
 TYPE_BONUS = 0.10
 NEIGHBOUR_WEIGHT = 0.6
 PASSAGE_WEIGHT = 0.3
 # Sentences of each passage that are candidates (bounds the sentences embedded per
-# question). It was 12 until session 7, which cut off the end of lesson sections made of
-# short sentences and list items: bundled contains-gold 0.717 -> 0.736 at 20, KazQAD
-# 0.601 -> 0.607, XQuAD-ru unchanged; no limit at all gives the same figures as 20.
+# question); enough to reach the end of lesson sections made of short sentences and list
+# items: docs/decisions/2026-12-01-extractive-per-passage-limit.md
 PER_PASSAGE = 20
 # How much is quoted: at least SENTENCES sentences (when the passages hold them), then
 # more, best first, while the whole quote stays within WORD_BUDGET words, up to
-# MAX_SENTENCES. Three sentences of a lesson's list or of its short sentences say much
-# less than three of an encyclopedia article (mean quote of three sentences: bundled set
-# 35 words, KazQAD 48, XQuAD-ru 72), so short ones are topped up; an answer is never
-# longer than the longer of three sentences and WORD_BUDGET words. Until session 8 it was
-# three sentences always. The budget was chosen on the bundled QA set within a length
-# limit, a mean quote of at most 50 words there (`tutor eval --suite answers_bundled`,
-# contains-gold / mean quoted words): three always 0.736 / 34.5, budget 40 0.745 / 39.3,
-# 45 0.748 / 42.6, 50 0.755 / 46.3, 55 0.752 / 50.2 (past the limit), 65 0.762 / 56.7.
-# KazQAD / XQuAD-ru with retrieval at 50: 0.607 -> 0.648 (56 words), 0.876 -> 0.878 (73).
-# With the guards below and session 8's refitted evidence model: bundled 0.759 at 45.5
-# words, KazQAD 0.652 at 55.1, XQuAD-ru 0.870 at 72.5.
-# A sentence that tops up scores within TOP_UP_MARGIN of the best and is not a lead-in
-# ending with a colon ("... былай жазуға болады:"): on the bundled set the same 0.752
-# contains-gold as without either guard, at 48.8 words instead of 49.6 (offline captures;
-# margins 0.2 and 0.15 gave 0.750 and 0.748).
+# MAX_SENTENCES (three sentences of a lesson's list say much less than three of an
+# encyclopedia article); an answer is never longer than the longer of three sentences and
+# WORD_BUDGET words. A sentence that tops up scores within TOP_UP_MARGIN of the best
+# and is not a lead-in ending with a colon ("... былай жазуға болады:").
+# Chosen on the bundled QA set: docs/decisions/2026-12-02-extractive-word-budget.md
 SENTENCES = 3
 WORD_BUDGET = 50
 MAX_SENTENCES = 6

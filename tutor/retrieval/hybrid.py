@@ -70,8 +70,8 @@ class SearchResult:
 @dataclass
 class FusionParams:
     """Score fusion: each list's scores are min-max normalised per query and summed with
-    these weights. Weights were chosen on the bundled QA set (scripts in the closing notes
-    of the retrieval issue): dense 0.35, stem BM25 0.35, character 5-gram BM25 0.30."""
+    these weights (dense, stem BM25, character 5-gram BM25). Chosen on the bundled QA set:
+    docs/decisions/2026-11-29-fusion-weights.md."""
 
     mode: str = "hybrid"  # hybrid, dense, lexical (stem BM25 alone)
     dense_weight: float = 0.35
@@ -81,21 +81,12 @@ class FusionParams:
     lang_bonus: float = 0.05  # added to passages in the student's language
     # Multiplies both lexical lists' share for passages in another language than the
     # question: shared words across kk/ru are mostly names and numbers, so their scores
-    # there are noise next to the dense similarity. On the bundled cross-lingual items
-    # 0.25 and 0.5 tie (MRR@10 0.705, against 0.611 at 1.0 and 0.672 at 0); 0.5 is the
-    # smaller change.
+    # there are noise next to the dense similarity (docs/decisions/2026-11-29-fusion-weights.md).
     cross_lexical: float = 0.5
-    # Logistic evidence model on evidence_features() (dense cosine, IDF-weighted coverage,
-    # BM25 per question stem, mean and largest share of a question word's character
-    # 5-grams unknown to the corpus), fitted on the bundled QA set's answerable vs
-    # unanswerable questions by scripts/calibrate_abstention.py (standardised features,
-    # class-balanced, C chosen by leave-one-out log-loss). On the 505 questions of session
-    # 7 (80 exam-style answerable and 36 near-topic unanswerable added): 92.6% abstention,
-    # 8.3% false abstention; 92.6% and 8.5% when each question is left out of the fit
-    # (90.1% and 8.7% before session 8 folded the Kazakh letters of the unknown-word shares
-    # as a Russian keyboard types them: "жумыс" was a word the corpus never used).
-    # The session-6 model (no largest share, fitted on 389 easier questions) abstained on
-    # 24% of the exam-style answerable questions.
+    # Logistic evidence model on evidence_features(), fitted on the bundled QA set's
+    # answerable vs unanswerable questions by scripts/calibrate_abstention.py; another
+    # embedder gets its own (tutor models --calibrate).
+    # Features, fit and figures: docs/decisions/2026-12-01-evidence-model.md
     conf_bias: float = -22.16
     conf_dense: float = 23.58
     conf_coverage: float = 3.82
@@ -252,7 +243,7 @@ def word_unknown_shares(query: str, chars) -> list[float]:
 @functools.lru_cache(maxsize=4096)
 def passage_stems(text: str) -> frozenset[str]:
     """The stems of a passage, remembered: the same top passages come back for the
-    questions of a whole class, and stemming them took a third of a search."""
+    questions of a whole class, and stemming them again would be a third of a search."""
     return frozenset(tokenize(text))
 
 

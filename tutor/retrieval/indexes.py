@@ -14,7 +14,8 @@ only the new ones under the search lock, and writes the files after releasing it
 are saved beside the dense index (``lexical.npz``) with a digest of every chunk's id and
 text hash and of the tokenizer's code, updated from the hashes they keep; a start loads
 them when the database's texts give the same digest and builds them afresh otherwise
-(well under a second for a school's corpus, 45-70 s at 100k chunks).
+(well under a second for a school's corpus, about a minute at 100k chunks):
+docs/decisions/2026-12-01-bm25-updated-in-place.md.
 """
 
 from __future__ import annotations
@@ -302,7 +303,7 @@ class SearchIndex:
 
     def _set_chunk_docs(self, ids: np.ndarray, doc_ids: np.ndarray) -> None:
         # Which document each chunk (ids ascending) belongs to, for fusion and filters: reading
-        # it from the database took a quarter of a search at 100k chunks (one page read per candidate).
+        # it from the database would be a quarter of a search at 100k chunks (a page per candidate).
         self._chunk_ids, self._chunk_docs = ids, doc_ids
         self._documents = {d.id: d for d in self.store.documents()}
 

@@ -25,7 +25,7 @@ _TOKEN = re.compile(r"[0-9]+|[^\W\d_]+", re.UNICODE)
 
 def _fold(text: str) -> str:
     """Lower case, ё as е, Latin-script Kazakh's dotless ı as i. (``str.replace`` rather
-    than ``str.translate``: the latter took a tenth of building a 100k-chunk index.)"""
+    than ``str.translate``, which costs a tenth of building a 100k-chunk index.)"""
     return text.lower().replace("ё", "е").replace("ı", "i").replace("İ", "i")
 
 
@@ -90,7 +90,8 @@ _ru = Stemmer.Stemmer("russian")
 _en = Stemmer.Stemmer("english")
 
 
-KK_STEM_CAP = 6  # measured on KazQAD (BM25 MRR@10): stem+cap 6 0.748, stem only 0.741, none 0.640
+# Kazakh stems are cut to this many letters: docs/decisions/2026-11-28-kazakh-stemming.md
+KK_STEM_CAP = 6
 
 
 @lru_cache(maxsize=200_000)
@@ -102,7 +103,7 @@ def stem(word: str, lang: str = "") -> str:
         return _en.stemWord(word)
     if lang == "kk" or any(c in _KK_LETTERS for c in word):
         # Kazakh words written with letters Russian shares ("жылы", "мен") must not go
-        # through the Russian stemmer: it cuts them wrongly (MRR 0.714 vs 0.748).
+        # through the Russian stemmer: it cuts them wrongly (same record as KK_STEM_CAP).
         return kazakh_stem(word)[:KK_STEM_CAP]
     return _ru.stemWord(word)
 
@@ -145,8 +146,8 @@ def content_words(text: str) -> list[str]:
 
 def char_ngrams(text: str, n: int = 5) -> list[str]:
     """Character n-grams of each word, with word boundaries marked. A second lexical
-    view that needs no stemmer: on KazQAD it adds +0.02 MRR@10 to the fusion of dense and
-    stem BM25, because it matches Kazakh stems the suffix stripper misses."""
+    view that needs no stemmer: it matches Kazakh stems the suffix stripper misses
+    (docs/decisions/2026-12-02-character-ngrams-keyboard-folding.md)."""
     out: list[str] = []
     for w in content_words(text):
         out.extend(word_ngrams(w, n))
@@ -169,7 +170,7 @@ def word_ngrams(word: str, n: int) -> tuple[str, ...]:
 # stem takes the spelling with Kazakh letters that the corpus uses more often than the
 # typed one ("жумыс" is "жұмыс"), also across the alternation of a final к/қ/п with г/ғ/б
 # before a vowel ("бирлиги" is "бірлігі"); a stem it knows as typed keeps its letters
-# ("энергиянын" is "энергияның").
+# ("энергиянын" is "энергияның"). docs/decisions/2026-12-02-letter-restorer.md
 _FOLDED_SUFFIXES = sorted({keyboard_folded(x): x for x in _KK_SUFFIXES}.items(), key=lambda kv: -len(kv[0]))
 _FOLDED_STOPWORD_SPELLING = {keyboard_folded(w): w for w in STOPWORDS if not _KK_LETTERS.isdisjoint(w)}
 _VOICED = {"г": "к", "б": "п"}  # a typed final voiced consonant -> the stem's own one
