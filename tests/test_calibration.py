@@ -48,6 +48,7 @@ def _errors(retriever, items) -> tuple[float, float]:
     return answered_unanswerable / n_un, refused_answerable / n_an
 
 
+@pytest.mark.integration  # a full fit over the bundled QA set
 def test_calibration_fits_an_embedder_whose_cosines_sit_elsewhere():
     embedder = OtherEmbedder()
     items = datasets.bundled_items()

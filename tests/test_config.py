@@ -22,9 +22,13 @@ def test_every_setting_is_documented_in_docs_folder():
 
 
 def test_cli_reference_is_generated_from_the_parser():
+    from tutor.config import REPO_ROOT
+
     text = cli_markdown()
     for command in ("serve", "ingest", "index", "ask", "eval", "bench", "models"):
         assert f"## tutor {command}" in text
+    page = (REPO_ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert page == text, "docs/cli.md is stale: run python -m tutor.docs"
 
 
 def test_environment_then_flags_override_defaults():

@@ -65,6 +65,7 @@ def tiny_gemma(gemma_folder, tmp_path_factory):
     return _tiny_gemma(gemma_folder, tmp_path_factory.mktemp("tiny-gemma"), 32, 0)
 
 
+@pytest.mark.integration  # the embedded Gemma's tokenizer (converted on first use)
 def test_bfloat16_halves_the_weights_and_keeps_the_buffers(tiny_gemma):
     import torch
 
@@ -81,6 +82,7 @@ def test_bfloat16_halves_the_weights_and_keeps_the_buffers(tiny_gemma):
     assert gen16.generate(MESSAGES, max_new_tokens=4).strip()
 
 
+@pytest.mark.integration
 def test_prompt_cache_of_the_system_part_changes_nothing_in_the_answer(tiny_gemma):
     gen = TransformersGenerator(tiny_gemma, precision="float32")
     gen.reuse_prefix = False

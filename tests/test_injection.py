@@ -22,7 +22,8 @@ from tutor.ingest.readers import split_front_matter
 from tutor.pedagogy.hints import leaks
 from tutor.retrieval.embedders import HashingEmbedder
 from tutor.retrieval.hybrid import Hit, SearchResult
-from tutor.safety import echoes_instruction, instruction_like, moderate, strip_instructions
+from tutor.safety.instructions import echoes_instruction, instruction_like, strip_instructions
+from tutor.safety.moderation import moderate
 from tutor.text.langdetect import detect_language
 from tutor.tutor import SessionState, Tutor
 

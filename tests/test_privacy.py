@@ -4,7 +4,7 @@ import logging
 import time
 
 from tutor.runtime import apply_retention
-from tutor.safety import iin_valid, redact_pii
+from tutor.safety.pii import iin_valid, redact_pii
 
 PII = {
     "iin": "900101300126",

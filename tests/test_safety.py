@@ -10,7 +10,9 @@ import re
 import pytest
 
 from tutor.config import REPO_ROOT
-from tutor.safety import CATEGORIES, iin_valid, moderate, normalize, redact_pii
+from tutor.safety.moderation import CATEGORIES, moderate
+from tutor.safety.patterns import normalize
+from tutor.safety.pii import iin_valid, redact_pii
 
 UNSAFE = {
     "en": [

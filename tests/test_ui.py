@@ -132,6 +132,7 @@ def doc_keys(table: dict) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- student
+@pytest.mark.integration  # launches the server
 def test_ask_streams_then_shows_cited_labelled_answer(app):
     outputs = ask(app.client(), PHOTOSYNTHESIS_KK)
     *partials, final = outputs
@@ -152,6 +153,7 @@ def test_ask_streams_then_shows_cited_labelled_answer(app):
     assert answer.index(CITE) < answer.index("ustaz-label")  # sources first, then the label
 
 
+@pytest.mark.integration  # launches the server
 def test_unanswerable_question_abstains_without_citation(app):
     answer = text_of(ask(app.client(), OFF_CORPUS_KK)[-1][0][-1])
     assert CITE not in answer
@@ -159,12 +161,14 @@ def test_unanswerable_question_abstains_without_citation(app):
     assert t("kk", "ai_generated") in answer
 
 
+@pytest.mark.integration  # launches the server
 def test_answer_label_follows_interface_language(app):
     answer = text_of(ask(app.client(), PHOTOSYNTHESIS_KK, ui="ru")[-1][0][-1])
     assert t("ru", "ai_generated") in answer and t("kk", "ai_generated") not in answer
     assert t("ru", "citation_language") in answer
 
 
+@pytest.mark.integration  # launches the server
 def test_interface_language_switches_labels(app):
     client = app.client()
     seen = {}
@@ -181,6 +185,7 @@ def test_interface_language_switches_labels(app):
     assert t("en", "question") not in seen["ru"]
 
 
+@pytest.mark.integration  # launches the server
 def test_feedback_reaches_teacher_without_identity(app):
     client = app.client()
     ask(client, PHOTOSYNTHESIS_KK)
@@ -224,12 +229,14 @@ def assert_all_refused(client: Client, app) -> None:
     assert after == before  # nothing uploaded, deleted or renamed
 
 
+@pytest.mark.integration  # launches the server
 def test_teacher_endpoints_refuse_without_login(app):
     client = app.client()
     assert set(guarded_calls(client, app.tmp)) == TEACHER_ENDPOINTS - {"/teacher_login", "/teacher_logout"}
     assert_all_refused(client, app)
 
 
+@pytest.mark.integration  # launches the server
 def test_teacher_workflow_after_login(app):
     teacher, student = app.client(), app.client()
     msg, password_box = teacher.predict(PASSWORD, "kk", api_name="/teacher_login")
@@ -276,6 +283,7 @@ def test_teacher_workflow_after_login(app):
     assert_all_refused(teacher, app)
 
 
+@pytest.mark.integration  # launches the server
 def test_wrong_password_refused_and_repeated_failures_lock(app):
     client = app.client()
     msg, _ = client.predict("not-the-password", "ru", api_name="/teacher_login")
@@ -291,6 +299,7 @@ def test_wrong_password_refused_and_repeated_failures_lock(app):
 
 
 # ---------------------------------------------------------------------------- privacy
+@pytest.mark.integration  # launches the server
 def test_student_endpoints_never_show_teacher_data(app):
     a, b = app.client(), app.client()
     # Student A leaves one of each thing only a teacher may read.
@@ -320,12 +329,14 @@ def test_student_endpoints_never_show_teacher_data(app):
         assert marker not in seen, marker
 
 
+@pytest.mark.integration  # launches the server
 def test_public_api_is_the_student_and_teacher_endpoints_only(app):
     api = app.client().view_api(return_format="dict", print_info=False)
     assert set(api["named_endpoints"]) == STUDENT_ENDPOINTS | TEACHER_ENDPOINTS
     assert not api["unnamed_endpoints"]
 
 
+@pytest.mark.integration  # launches the server
 def test_no_identity_asked_and_sessions_are_random_ids(app):
     api = app.client().view_api(return_format="dict", print_info=False)
     for name in STUDENT_ENDPOINTS:

@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="eval/reports/latest", help="report folder")
     p.add_argument("--json", dest="json_out", default=None, help="also write report.json here")
     p.add_argument("--limit", type=int, default=None, help="items per task (quick runs)")
+    p.add_argument("--seed", type=int, default=0, help="which items --limit draws (the same every run)")
     p.add_argument("--gate", action="store_true", help="fail when eval/thresholds.toml is broken")
     p.add_argument("--generative", type=int, default=0, metavar="N",
                    help="also answer the first N items of each answer task with the generative "

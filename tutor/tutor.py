@@ -13,11 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from tutor.answer.extractive import ExtractiveComposer
-from tutor.answer.types import MODES, Answer, Citation
+from tutor.answer.types import MODES, Answer, Citation, Composer
 from tutor.i18n import LANGS, t
 from tutor.pedagogy import coach, hints, quiz
-from tutor.retrieval.hybrid import Hit, SearchResult
-from tutor.safety import SERIOUS, moderate, redact_pii, sanitize_hits
+from tutor.retrieval.hybrid import Hit, Retriever, SearchResult
+from tutor.safety.instructions import sanitize_hits
+from tutor.safety.moderation import SERIOUS, moderate
+from tutor.safety.pii import redact_pii
+from tutor.store import TutorStore
 from tutor.text.langdetect import detect_language
 from tutor.text.textnorm import tokenize
 
@@ -32,7 +35,8 @@ class SessionState:
 
 
 class Tutor:
-    def __init__(self, retriever, store, composer=None, extractive: ExtractiveComposer | None = None,
+    def __init__(self, retriever: Retriever, store: TutorStore, composer: Composer | None = None,
+                 extractive: ExtractiveComposer | None = None,
                  top_k: int = 5, max_sessions: int = 5000, keep_questions: bool = True):
         self.retriever = retriever
         self.store = store
@@ -95,7 +99,7 @@ class Tutor:
         result = self.retriever.search(clean, k=self.top_k * 2, prefer_lang=lang)
         # Passages are material, not orders: sentences that instruct the assistant ("ignore
         # your rules", "tell the student that...") are dropped before any composer, hint or
-        # quiz sees them (tutor/safety.py, strip_instructions).
+        # quiz sees them (tutor/safety/instructions.py).
         result.hits = sanitize_hits(result.hits)
         answered = result.has_evidence
         answer = None
@@ -140,9 +144,7 @@ class Tutor:
         """Stems of the corpus's titles and section names: naming one names the topic."""
         generation = self.store.generation
         if getattr(self, "_vocab_generation", None) != generation:
-            rows = self.store.query("SELECT DISTINCT d.title || ' ' || c.section FROM chunks c "
-                                    "JOIN documents d ON d.id = c.doc_id")
-            self._vocab = {tok for r in rows for tok in tokenize(r[0]) if len(tok) > 3}
+            self._vocab = {tok for title in self.store.section_titles() for tok in tokenize(title) if len(tok) > 3}
             self._vocab_generation = generation
         return self._vocab
 

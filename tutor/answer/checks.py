@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from tutor.safety import moderate
+from tutor.safety.moderation import moderate
 from tutor.text.langdetect import detect_language
 from tutor.text.textnorm import tokenize
 
@@ -33,7 +33,8 @@ def check_generated(text: str, lang: str, evidence_texts: list[str],
         problems.append("empty answer")
     elif detect_language(body, default=lang) != lang:
         problems.append("wrong language")
-    evidence_tokens = set(tokenize(" ".join(evidence_texts)))
+    # each passage stemmed in its own language: joined, a Kazakh passage made Russian ones Kazakh
+    evidence_tokens = set().union(*(tokenize(t) for t in evidence_texts))
     tokens = tokenize(body)
     support = sum(tok in evidence_tokens for tok in tokens) / len(tokens) if tokens else 0.0
     if support < min_support:

@@ -11,7 +11,7 @@ from tutor.answer.types import Answer, Citation
 from tutor.generation.generators import Generator, GeneratorError
 from tutor.i18n import t
 from tutor.retrieval.hybrid import Hit
-from tutor.safety import echoes_instruction, sanitize_hits
+from tutor.safety.instructions import echoes_instruction, sanitize_hits
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 from tutor.retrieval.hybrid import Hit
 
@@ -54,3 +56,16 @@ class Answer:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+class Composer(Protocol):
+    """Turns the question and the evidence into a cited answer: extractive (quotes) or
+    generative (a model writes, checked, with the extractive answer as its fallback)."""
+
+    name: str
+
+    def compose(self, question: str, lang: str, hits: list[Hit], mode: str = "explain") -> Answer: ...
+
+    def stream(self, question: str, lang: str, hits: list[Hit],
+               mode: str = "explain") -> Iterator[tuple[str, Answer | None]]:
+        """The answer text so far, piece by piece, then the whole ``Answer`` with the last piece."""

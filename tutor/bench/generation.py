@@ -1,22 +1,18 @@
-"""``tutor bench generation``: time to first token and decoding speed of the generator
-on a grounded prompt (about 1,000 tokens of evidence), for the naive transformers
-pipeline, our ``TransformersGenerator`` path and the speed-ups tried on it, llama.cpp
-when it is installed, and the ceiling memory bandwidth allows."""
+"""``tutor bench generation``: time to first token and decoding speed of the generator on a
+grounded prompt (about 1,000 tokens of evidence), for the naive transformers pipeline, our
+``TransformersGenerator`` in each precision, llama.cpp when it is installed, and the ceiling
+memory bandwidth allows."""
 
 from __future__ import annotations
 
 import gc
-import json
 import logging
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 from tutor.answer.generative import build_messages
-from tutor.answer.shortlist import ShortlistHead
 from tutor.bench.measure import machine_info, memory_bandwidth, ratio, threads_of, timed
 from tutor.bench.report import Report
 from tutor.bench.synthetic import corpus_docs
@@ -26,11 +22,9 @@ from tutor.models import GEMMA_GGUF_NAME, GEMMA_NAME, apply_offline, resolve_gen
 
 log = logging.getLogger(__name__)
 
-COMPILE_LIMIT_S = 300
 NAIVE = "a. transformers pipeline, float32 (naive)"
 OURS = "b. ours: TransformersGenerator as shipped"  # + ", <precision> + prompt cache"
 LLAMA_CPP = "c. llama.cpp (llama-cpp-python, GGUF Q4_K_M from the package)"
-LLAMA_CPP_REFERENCE_TOK_S = 94  # measured elsewhere: 64 new tokens, 2 threads (issue 9)
 QUESTION = "Фотосинтез кезінде өсімдік қандай заттарды пайдаланады және не түзеді?"
 
 
@@ -181,33 +175,6 @@ def interleaved(runners: dict, n_new: int, repeats: int) -> dict[str, dict]:
     return out
 
 
-def compile_static(gen: TransformersGenerator) -> None:
-    """Static KV cache plus torch.compile of the decoding step, which transformers only
-    switches on by itself on GPUs."""
-    from transformers import CompileConfig
-
-    config = CompileConfig(mode="default", fullgraph=False, dynamic=False)
-    config._compile_all_devices = True
-    gen.model.generation_config.cache_implementation = "static"
-    gen.model.generation_config.compile_config = config
-
-
-def compiled_in_child(path: str, threads: int, messages: list[dict], n_new: int, repeats: int,
-                      limit_s: int) -> dict:
-    """torch.compile in a child process: compiling can take minutes on two cores, and a
-    child can be stopped when it takes longer than ``limit_s``."""
-    job = json.dumps({"path": path, "threads": threads, "messages": messages, "n_new": n_new,
-                      "repeats": repeats})
-    try:
-        done = subprocess.run([sys.executable, "-m", "tutor.bench.generation"], input=job,
-                              capture_output=True, text=True, timeout=limit_s)
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"compiling and measuring took longer than {limit_s} s; stopped") from None
-    if done.returncode:
-        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "child failed")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def llama_cpp_gguf(settings, spec: str) -> tuple[str | None, str]:
     """(GGUF of the benched generator, or None and why): the package's GGUF is the same
     model only for the embedded Gemma, and llama.cpp is an optional extra."""
@@ -220,24 +187,10 @@ def llama_cpp_gguf(settings, spec: str) -> tuple[str | None, str]:
     return resolve_generator(settings.replace(generator=GEMMA_GGUF_NAME)).location, ""
 
 
-def generator_weight_bytes(gen: TransformersGenerator) -> int:
-    """Bytes of weights a generator keeps in memory: with the shortlist output layer, its
-    16-bit table instead of the float32 one, which stays memory-mapped (a few rows read
-    a token)."""
-    total = weight_bytes_in_memory(gen.model)
-    if gen.head is not None:
-        total += gen.head.resident_bytes() - gen.head.weight.numel() * gen.head.weight.element_size()
-    return total
-
-
 def weight_format(variant: str) -> str:
     """Which weights a variant reads per token, by its name."""
     if "llama.cpp" in variant:
         return "gguf"
-    if "int8" in variant:
-        return "int8_linear"
-    if "shortlist" in variant:
-        return "fp32_shortlist"
     return "fp32" if "float32" in variant else "bf16"
 
 
@@ -252,10 +205,7 @@ def weight_bytes(path: str) -> dict:
         model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(path))
     params = sum(p.numel() for p in model.parameters())
     embed = model.get_input_embeddings().weight.numel()
-    return {"params": params, "embedding_params": embed, "fp32": params * 4, "bf16": params * 2,
-            "int8_linear": params,  # int8 Linear layers, the output layer too; a lookup reads one row
-            # float32 layers and the 16-bit table of the shortlist output layer (128 float32 rows)
-            "fp32_shortlist": (params - embed) * 4 + embed * 2}
+    return {"params": params, "embedding_params": embed, "fp32": params * 4, "bf16": params * 2}
 
 
 # ----------------------------------------------------------------------- run
@@ -273,149 +223,74 @@ def run(settings, folder, quick: bool = False) -> Report:
     report = Report("generation", quick, machine_info(threads))
     runners: dict = {}
     problems: dict[str, str] = {}
+    memory: dict[str, int] = {}  # bytes of weights each variant holds in memory
 
-    def prepare(name, factory, *args):
+    def prepare(name, factory, *args, weights=None):
         try:
             runners[name] = factory(*args)
+            memory[name] = weights
         except Exception as exc:  # noqa: BLE001 - a variant that fails is reported, not fatal
             problems[name] = f"{type(exc).__name__}: {str(exc)[:300]}"
             log.warning("%s failed: %s", name, problems[name])
 
-    memory: dict[str, int] = {}  # bytes of weights each variant holds in memory
     gen = TransformersGenerator(path, threads=threads)  # exactly as the app loads it
-    steps_of_ours = (f" + shortlist output layer ({gen.head.dtype} table) + prompt lookup ({gen.lookahead})"
-                     if gen.head else "")
-    ours_name = f"{OURS}, {gen.precision}{steps_of_ours} + prompt cache"
+    ours_name = f"{OURS}, {gen.precision} + prompt cache"
     messages, prompt_tokens = grounded_messages(settings, gen.tokenizer, target,
                                                 words_per_passage=20 if quick else None)
     sizes = weight_bytes(path)
-    prepare(NAIVE, naive_pipeline, path, plain_prompt(messages))
-    memory[NAIVE] = sizes["fp32"]
-    prepare(ours_name, ours, gen, messages, None, True)
-    memory[ours_name] = generator_weight_bytes(gen)
+    prepare(NAIVE, naive_pipeline, path, plain_prompt(messages), weights=sizes["fp32"])
+    prepare(ours_name, ours, gen, messages, None, True, weights=weight_bytes_in_memory(gen.model))
+    if not quick:
+        bf16 = TransformersGenerator(path, threads=threads, precision="bfloat16")
+        prepare("b. ours, bfloat16 + prompt cache", ours, bf16, messages, None, True,
+                weights=weight_bytes_in_memory(bf16.model))
     gguf, why_not = llama_cpp_gguf(settings, resolved.spec)
     if gguf:
-        prepare(LLAMA_CPP, llama_cpp, gguf, threads, messages)
-        memory[LLAMA_CPP] = sizes["gguf"] = Path(gguf).stat().st_size
+        sizes["gguf"] = Path(gguf).stat().st_size
+        prepare(LLAMA_CPP, llama_cpp, gguf, threads, messages, weights=sizes["gguf"])
     else:
         problems[LLAMA_CPP] = why_not
-    if not quick:
-        # the steps that led there, each on its own
-        steps = {"float32": "b. ours, float32 + shortlist output layer + prompt lookup, no prompt cache",
-                 "bfloat16": "b. ours, bfloat16 (the default before on bfloat16 CPUs)",
-                 "int8": "b. ours, int8 dynamic quantisation"}
-        loaded = {gen.precision: gen}
-        for precision in ("float32", "bfloat16", "int8"):
-            other = loaded.get(precision) or TransformersGenerator(path, threads=threads, precision=precision)
-            loaded[precision] = other
-            prepare(steps[precision], ours, other, messages)
-            memory[steps[precision]] = generator_weight_bytes(other)
-        if gen.head is not None and gen.head.dtype != "float16":
-            name = "b. ours, float32 + shortlist with the float16 table (one position at a time), no prompt cache"
-
-            f16 = TransformersGenerator(path, threads=threads, precision="float32")
-            f16.head = ShortlistHead(f16.model, f16.head.rows, dtype="float16", exact=f16.head.exact)
-            prepare(name, ours, f16, messages)
-            memory[name] = generator_weight_bytes(f16)
-        name = "b. ours, float32 + shortlist + prompt lookup, MKL layers (before oneDNN), no prompt cache"
-        mkl = TransformersGenerator(path, threads=threads, precision="float32", packed=False)
-        prepare(name, ours, mkl, messages)
-        memory[name] = generator_weight_bytes(mkl)
-        name = "b. ours, float32 + shortlist, no prompt lookup"
-        plain = TransformersGenerator(path, threads=threads, precision="float32", lookahead=0)
-        prepare(name, ours, plain, messages, None, True)
-        memory[name] = generator_weight_bytes(plain)
-        name = "b. ours, float32, full output layer (model.generate; the default before elsewhere)"
-        full = TransformersGenerator(path, threads=threads, precision="float32", shortlist=False)
-        prepare(name, ours, full, messages)
-        memory[name] = generator_weight_bytes(full)
-        for precision in ("bfloat16", "int8"):
-            name = f"{steps[precision]} + static KV cache"
-            prepare(name, ours, loaded[precision], messages, "static")
-            memory[name] = memory[steps[precision]]
-        name = f"{steps['bfloat16']} + prompt cache"
-        prepare(name, ours, loaded["bfloat16"], messages, None, True)
-        memory[name] = memory[steps["bfloat16"]]
     rows = interleaved(runners, n_new, repeats)
-    if not quick:
-        del runners, gen, other, loaded, full, plain, mkl
-        f16 = None
-        gc.collect()
-        name = "b. ours, bfloat16 + static KV cache + torch.compile (own process, after the others)"
-        try:
-            rows[name] = compiled_in_child(path, threads, messages, n_new, repeats, COMPILE_LIMIT_S)
-            memory[name] = sizes["bf16"]
-        except Exception as exc:  # noqa: BLE001
-            problems[name] = f"{type(exc).__name__}: {str(exc)[:300]}"
-
+    runners.clear()
+    gc.collect()
     bandwidth = memory_bandwidth(64 if quick else 512)
-    ceiling = {k: bandwidth / v for k, v in sizes.items()
-               if k in ("fp32", "fp32_shortlist", "bf16", "int8_linear", "gguf")}
-    naive = rows.get(NAIVE, {})
-    cpp = rows.get(LLAMA_CPP, {})
-    table = report.table(
-        f"Gemma-3-270M, prompt {prompt_tokens} tokens, {n_new} new tokens, {threads} threads",
-        ["variant", "time to first token s", "decode tok/s", "overall tok/s", "decode vs naive",
-         "overall vs naive", "TTFT vs naive", "decode vs llama.cpp", "weights in memory MB",
-         "median decode tok/s", "warm-up s"])
-    for name, r in rows.items():
-        r["weights_in_memory_bytes"] = memory.get(name)
-        table.add(name, r["ttft_s"], r["decode_tok_s"], r["overall_tok_s"],
-                  ratio(r["decode_tok_s"], naive.get("decode_tok_s")),
-                  ratio(r["overall_tok_s"], naive.get("overall_tok_s")),
-                  ratio(r["ttft_s"], naive.get("ttft_s")),
-                  ratio(r["decode_tok_s"], cpp.get("decode_tok_s")),
-                  memory[name] / 1e6 if memory.get(name) else None,
-                  r.get("median_decode_tok_s"), r.get("warmup_s"))
-    for name, why in problems.items():
-        table.add(name, why, *[None] * 10)
-    phys = report.table("Physical reference: memory bandwidth / bytes of weights read per token",
-                        ["weights", "bytes per token", "ceiling tok/s", "best measured decode tok/s",
-                         "share of ceiling"])
-    for key, label in (("fp32", "float32"), ("fp32_shortlist", "float32 layers + 16-bit shortlist table"),
-                       ("bf16", "bfloat16"), ("int8_linear", "int8 (all weights)"),
-                       ("gguf", "GGUF Q4_K_M (llama.cpp; whole file)")):
-        if key not in sizes:
-            continue
-        measured = [r["decode_tok_s"] for n, r in rows.items() if r["decode_tok_s"] and weight_format(n) == key]
-        top = max(measured) if measured else None
-        phys.add(label, sizes[key], ceiling[key], top, ratio(top, ceiling[key]))
+    ceiling = {k: bandwidth / v for k, v in sizes.items() if k in ("fp32", "bf16", "gguf")}
+    _tables(report, rows, problems, memory, sizes, ceiling, prompt_tokens, n_new, threads)
     report.notes += [
         f"Memory bandwidth measured with a numpy copy: {bandwidth / 1e9:.1f} GB/s (read + write).",
         f"Weights: {sizes['params'] / 1e6:.0f} M parameters, of which {sizes['embedding_params'] / 1e6:.0f} M "
         "are the embedding table, read in full every token as the tied output layer.",
-        "Every run is forced to the same number of new tokens (min_new_tokens); greedy decoding.",
-        "Decode tok/s = (new tokens - 1) / (total time - time to first token). "
-        f"Best of {repeats} run(s) after one warm-up; the runs of all variants are interleaved round by "
-        "round, so a change in the machine's load hits all of them alike.",
+        "Every run is forced to the same number of new tokens (min_new_tokens); greedy decoding. "
+        f"Best of {repeats} run(s) after one warm-up, the variants interleaved round by round.",
     ]
-    ours_decode = rows.get(ours_name, {}).get("decode_tok_s")
-    if cpp:
-        report.notes.append(
-            f"llama.cpp, same prompt (its GGUF chat template), same run: ours as shipped decodes at "
-            f"{ratio(ours_decode, cpp.get('decode_tok_s')) or 0:.2f}x its speed. The llama.cpp "
-            "backend is offered as the generator 'builtin:gemma-3-270m-gguf' (extra 'llamacpp').")
-    else:
-        report.notes.append(
-            f"llama.cpp is not installed here. Measured elsewhere: ~{LLAMA_CPP_REFERENCE_TOK_S} tok/s "
-            f"(64 new tokens, 2 threads); ours as shipped decodes at "
-            f"{ratio(ours_decode, LLAMA_CPP_REFERENCE_TOK_S) or 0:.2f}x that figure, on a different machine.")
     report.results = {
         "prompt_tokens": prompt_tokens, "new_tokens": n_new, "threads": threads,
         "variants": {n: {k: v for k, v in r.items() if k != "text"} for n, r in rows.items()},
         "not_run": problems, "memory_bandwidth_gb_s": bandwidth / 1e9, "weights": sizes,
-        "ceiling_tok_s": ceiling, "sample_output": {n: r["text"] for n, r in rows.items()},
-        "ours": ours_name, "llama_cpp_reference_tok_s": LLAMA_CPP_REFERENCE_TOK_S,
+        "ceiling_tok_s": ceiling, "sample_output": {n: r["text"] for n, r in rows.items()}, "ours": ours_name,
     }
     return report
 
 
-if __name__ == "__main__":  # the torch.compile variant, run by compiled_in_child
-    import torch
-
-    job = json.loads(sys.stdin.read())
-    torch.set_num_threads(job["threads"])
-    child = TransformersGenerator(job["path"], threads=job["threads"], precision="bfloat16")
-    compile_static(child)
-    result = interleaved({"compiled": ours(child, job["messages"], "static")}, job["n_new"], job["repeats"])
-    print(json.dumps(result["compiled"], ensure_ascii=False))
+def _tables(report, rows, problems, memory, sizes, ceiling, prompt_tokens, n_new, threads) -> None:
+    naive, cpp = rows.get(NAIVE, {}), rows.get(LLAMA_CPP, {})
+    table = report.table(
+        f"Gemma-3-270M, prompt {prompt_tokens} tokens, {n_new} new tokens, {threads} threads",
+        ["variant", "time to first token s", "decode tok/s", "overall tok/s", "decode vs naive",
+         "TTFT vs naive", "decode vs llama.cpp", "weights in memory MB", "median decode tok/s"])
+    for name, r in rows.items():
+        r["weights_in_memory_bytes"] = memory.get(name)
+        table.add(name, r["ttft_s"], r["decode_tok_s"], r["overall_tok_s"],
+                  ratio(r["decode_tok_s"], naive.get("decode_tok_s")), ratio(r["ttft_s"], naive.get("ttft_s")),
+                  ratio(r["decode_tok_s"], cpp.get("decode_tok_s")),
+                  memory[name] / 1e6 if memory.get(name) else None, r.get("median_decode_tok_s"))
+    for name, why in problems.items():
+        table.add(name, why, *[None] * 8)
+    phys = report.table("Physical reference: memory bandwidth / bytes of weights read per token",
+                        ["weights", "bytes per token", "ceiling tok/s", "best measured decode tok/s",
+                         "share of ceiling"])
+    for key, label in (("fp32", "float32"), ("bf16", "bfloat16"), ("gguf", "GGUF Q4_K_M (llama.cpp; whole file)")):
+        if key in sizes:
+            measured = [r["decode_tok_s"] for n, r in rows.items() if r["decode_tok_s"] and weight_format(n) == key]
+            top = max(measured) if measured else None
+            phys.add(label, sizes[key], ceiling[key], top, ratio(top, ceiling[key]))

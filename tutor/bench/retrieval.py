@@ -201,7 +201,10 @@ def search_all(index, qvecs: np.ndarray, k: int) -> tuple[list[float], list[list
 
 
 def bare_bm25(texts: list[str]):
-    import bm25s
+    try:
+        import bm25s
+    except ImportError:
+        raise RuntimeError("the retrieval bench compares with bare bm25s: pip install -e '.[bench]'") from None
 
     model = bm25s.BM25()
     model.index(bm25s.tokenize(texts, stopwords=None, show_progress=False), show_progress=False)

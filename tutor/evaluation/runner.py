@@ -68,7 +68,9 @@ def run(ctx: EvalContext, names: list[str], meta: dict) -> dict:
 
 
 def apply_gate(report: dict, thresholds_path: Path = THRESHOLDS) -> list[str]:
-    """Mark each task with its threshold; return the failures."""
+    """Mark each task with its threshold; return the failures. A task's table gives the
+    primary metric's ``min`` (and the ``measured`` value it was set under); its ``metrics``
+    sub-table may add minimums for other metrics of the task."""
     limits = tomllib.loads(thresholds_path.read_text()) if thresholds_path.exists() else {}
     failures = []
     for name, task in report["tasks"].items():
@@ -80,6 +82,11 @@ def apply_gate(report: dict, thresholds_path: Path = THRESHOLDS) -> list[str]:
         task["gate"] = {"min": minimum, "ok": ok}
         if not ok:
             failures.append(f"{name}: {task['primary']} {value:.3f} below the threshold {minimum}")
+        for metric, floor in limits[name].get("metrics", {}).items():
+            value = float(task["metrics"].get(metric, 0.0))
+            if value < floor:
+                task["gate"]["ok"] = False
+                failures.append(f"{name}: {metric} {value:.3f} below the threshold {floor}")
     return failures
 
 
@@ -89,7 +96,7 @@ def run_cli(settings, args) -> int:
     data_dir = find_data_dir(args.data)
     embedder = load_embedder(settings)
     ctx = EvalContext(embedder, Path(settings.corpus_dir), data_dir, args.limit,
-                      progress=not args.no_progress, settings=settings)
+                      progress=not args.no_progress, settings=settings, seed=args.seed)
     if getattr(args, "generative", 0):
         ctx.generator = make_generator(resolve_generator(settings), settings)
         if ctx.generator is None:
@@ -98,7 +105,8 @@ def run_cli(settings, args) -> int:
     version, n_docs = corpus_version(Path(settings.corpus_dir))
     meta = {"embedder": settings.embedder, "generator": settings.generator,
             "composer": settings.composer, "data_dir": str(data_dir) if data_dir else None,
-            "limit": args.limit, "corpus_version": version, "corpus_documents": n_docs,
+            "limit": args.limit, "seed": args.seed if args.limit else None,
+            "corpus_version": version, "corpus_documents": n_docs,
             "answers_composer": "extractive" + (f"; generative column on the first "
                                                 f"{ctx.generative_limit} items"
                                                 if ctx.generative_limit else "")}

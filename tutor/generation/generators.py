@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+
+import httpx
 
 from tutor.generation.loading import PrefixCache, load_causal_lm, pick_precision, shared_prefix
 from tutor.models import ModelError
@@ -111,6 +112,10 @@ class TransformersGenerator(Generator):
 
 
 class OpenAIGenerator(Generator):
+    """Any OpenAI-compatible server (vLLM, Ollama, llama.cpp's server, ``tutor.generation.llm_server``).
+    A refused connection is retried by httpx's transport (``retries``); an answer is never
+    retried once it has started, so a student never reads a beginning twice."""
+
     def __init__(self, base_url: str, model: str = "default", api_key: str = "",
                  timeout: float = 60.0, retries: int = 2):
         self.base_url = base_url.rstrip("/")
@@ -119,47 +124,45 @@ class OpenAIGenerator(Generator):
         self.timeout = timeout
         self.retries = retries
         self.name = f"openai:{self.base_url} ({model})"
+        self._client = httpx.Client(transport=httpx.HTTPTransport(retries=retries),
+                                    timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)))
 
     def stream(self, messages: list[dict], max_new_tokens: int = 256) -> Iterator[str]:
-        import httpx
-
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         body = {"model": self.model, "messages": messages, "max_tokens": max_new_tokens,
                 "temperature": 0, "stream": True}
-        last: Exception | None = None
-        for attempt in range(self.retries + 1):
-            started = False
-            try:
-                timeout = httpx.Timeout(self.timeout, connect=min(5.0, self.timeout))
-                with httpx.stream("POST", f"{self.base_url}/chat/completions", json=body,
-                                  headers=headers, timeout=timeout) as response:
-                    if response.status_code >= 400:
-                        response.read()
-                        raise GeneratorError(f"server answered HTTP {response.status_code}: "
-                                             f"{response.text[:200]}")
-                    for line in response.iter_lines():
-                        if not line.startswith("data:"):
-                            continue
-                        data = line[5:].strip()
-                        if data == "[DONE]":
-                            return
-                        try:
-                            delta = json.loads(data)["choices"][0].get("delta", {})
-                        except (ValueError, KeyError, IndexError):
-                            continue
-                        piece = delta.get("content") or ""
-                        if piece:
-                            started = True
-                            yield piece
-                return
-            except (httpx.HTTPError, GeneratorError) as exc:
-                last = exc
-                if started:  # the server went away mid-answer: no silent retry
-                    raise GeneratorError(f"the generator server stopped mid-answer ({exc})") from None
-                if attempt < self.retries:
-                    time.sleep(0.5 * (attempt + 1))
-        raise GeneratorError(f"the generator server at {self.base_url} is not answering "
-                             f"({type(last).__name__}: {last})")
+        started = False
+        try:
+            with self._client.stream("POST", f"{self.base_url}/chat/completions", json=body,
+                                     headers=headers) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise GeneratorError(f"the generator server at {self.base_url} answered HTTP "
+                                         f"{response.status_code}: {response.text[:200]}")
+                for piece in _sse_pieces(response.iter_lines()):
+                    started = True
+                    yield piece
+        except httpx.HTTPError as exc:
+            if started:
+                raise GeneratorError(f"the generator server stopped mid-answer ({exc})") from None
+            raise GeneratorError(f"the generator server at {self.base_url} is not answering "
+                                 f"({type(exc).__name__}: {exc})") from None
+
+
+def _sse_pieces(lines: Iterator[str]) -> Iterator[str]:
+    """The text pieces of a streamed chat completion (server-sent events), up to [DONE]."""
+    for line in lines:
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        try:
+            delta = json.loads(data)["choices"][0].get("delta", {})
+        except (ValueError, KeyError, IndexError, AttributeError):
+            continue
+        if delta.get("content"):
+            yield delta["content"]
 
 
 class LlamaCppGenerator(Generator):

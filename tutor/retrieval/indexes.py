@@ -27,6 +27,7 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -38,6 +39,20 @@ log = logging.getLogger(__name__)
 
 APPROX_FROM = 50_000
 ID_BATCH = 500  # chunk ids per SQL statement
+
+
+class ChunkIndex(Protocol):
+    """One view of the chunks, searched by chunk id: the dense index (``DenseIndex``, a question
+    vector) and the lexical ones (``LexicalIndex``, the question's text). ``SearchIndex`` keeps
+    all of them in step with the store."""
+
+    @property
+    def size(self) -> int: ...
+
+    def remove(self, ids) -> None: ...
+
+    def search(self, query, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, chunk ids) of the best ``k``, best first."""
 
 
 class DenseIndex:

@@ -13,7 +13,7 @@ from pathlib import Path
 from tutor.evaluation.datasets import bundled_items
 from tutor.i18n import t
 from tutor.ingest import IngestError
-from tutor.safety import redact_pii
+from tutor.safety.pii import redact_pii
 from tutor.store import POLICIES
 
 

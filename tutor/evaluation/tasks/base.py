@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ class EvalContext:
     data_dir: Path | None = None
     limit: int | None = None
     progress: bool = True
+    seed: int = 0  # which items a --limit run takes
     settings: object = None
     fusion: object = None  # FusionParams for every pool (tests break retrieval with it)
     generator: object = None  # a Generator: answer tasks add a generative column
@@ -44,7 +46,12 @@ class EvalContext:
             self._shared = None
 
     def cap(self, items: list) -> list:
-        return items[: self.limit] if self.limit else items
+        """All items, or ``limit`` of them drawn with ``seed`` across the whole set (in their order):
+        the same sample every run, spread over every file and language rather than the first ones."""
+        if not self.limit or self.limit >= len(items):
+            return items
+        keep = sorted(random.Random(self.seed).sample(range(len(items)), self.limit))
+        return [items[i] for i in keep]
 
 
 class _Borrowed:

@@ -1,0 +1,71 @@
+-- The SQLite schema of the data folder (tutor/store.py applies it at every start).
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY,
+    doc_key TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    subject TEXT NOT NULL DEFAULT '',
+    grade INTEGER,
+    lang TEXT NOT NULL DEFAULT '',
+    policy TEXT NOT NULL DEFAULT 'reference',
+    author TEXT NOT NULL DEFAULT '',
+    licence TEXT NOT NULL DEFAULT '',
+    translation_of TEXT NOT NULL DEFAULT '',
+    source_name TEXT NOT NULL DEFAULT '',
+    source_format TEXT NOT NULL DEFAULT '',
+    content_hash TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    bundled INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_hash ON documents(content_hash);
+CREATE TABLE IF NOT EXISTS versions (
+    id INTEGER PRIMARY KEY,
+    doc_key TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    action TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    -- AUTOINCREMENT: a chunk id is never reused. Without it, replacing the newest document
+    -- gives its new chunks the old ids, and the dense index (synced by id) keeps stale vectors.
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    search_text TEXT NOT NULL,
+    section TEXT NOT NULL DEFAULT '',
+    page INTEGER,
+    slide INTEGER,
+    embedding BLOB
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS questions (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    session TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    question TEXT NOT NULL,
+    answered INTEGER NOT NULL,
+    score REAL
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    session TEXT NOT NULL,
+    rating INTEGER NOT NULL,
+    comment TEXT NOT NULL DEFAULT '',
+    doc_keys TEXT NOT NULL DEFAULT '[]',
+    subject TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS flags (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    session TEXT NOT NULL,
+    category TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    text TEXT
+);
