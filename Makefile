@@ -13,7 +13,7 @@ run: setup
 test: setup
 	@scripts/install_browser.sh .venv
 	.venv/bin/python -m pytest -q
-	.venv/bin/tutor eval --suite quick --limit 30 --gate --no-progress --out eval/reports/ci
+	.venv/bin/tutor eval --suite quick --gate --no-progress --out eval/reports/ci
 
 lint:
 	.venv/bin/ruff check .

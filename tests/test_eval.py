@@ -125,3 +125,31 @@ def test_generative_column_beside_the_extractive_one(tmp_path):
     # every answer the dead server could not write is the extractive one
     assert down["generative_contains_answer"] == down["extractive_contains_answer_same_items"]
     assert down["generative_fell_back"] > 0
+
+
+def test_the_gate_sits_close_enough_under_each_measured_value_that_a_drop_of_005_fails(tmp_path):
+    import tomllib
+
+    from tutor.evaluation.runner import THRESHOLDS
+
+    limits = tomllib.loads(THRESHOLDS.read_text())
+    for name in ("retrieval_bundled", "answers_bundled", "coverage", "pedagogy", "safety"):
+        minimum, measured = limits[name]["min"], limits[name]["measured"]
+        assert 0 < measured - minimum <= 0.03, name
+        others = dict(limits[name].get("metrics", {}))  # further minimums of the task, met here
+        for drop, ok in ((0.0, True), (0.05, False)):
+            report = {"tasks": {name: {"primary": "m", "metrics": {"m": measured - drop, **others}}}}
+            assert (apply_gate(report) == []) is ok, (name, drop)
+
+
+@pytest.mark.integration
+def test_the_gate_fails_ci_when_a_component_is_degraded(real_embedder):
+    """The real gate on the whole bundled set, with the lexical indexes left out of the search
+    (dense vectors alone), as if they had stopped loading."""
+    from tutor.retrieval.hybrid import FusionParams
+
+    ctx = EvalContext(real_embedder, REPO_ROOT / "corpus", None, progress=False, fusion=FusionParams(mode="dense"))
+    report = run(ctx, ["retrieval_bundled"], {})
+    failures = apply_gate(report)
+    assert failures and failures[0].startswith("retrieval_bundled: mrr@10")
+    assert report["tasks"]["retrieval_bundled"]["gate"]["ok"] is False

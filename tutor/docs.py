@@ -1,15 +1,17 @@
-"""Generate docs/cli.md and docs/settings.md from the parser and the settings object,
-so the documentation is never retyped (``python -m tutor.docs``)."""
+"""Generate docs/cli.md, docs/settings.md and docs/topics.md from the parser, the settings
+object and the topic map, so the documentation is never retyped (``python -m tutor.docs``)."""
 
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
 from tutor.cli import build_parser
 from tutor.config import REPO_ROOT, settings_markdown
 
 DOCS = REPO_ROOT / "docs"
+TOPIC_MAP = REPO_ROOT / "corpus" / "topics.toml"
 
 
 def cli_markdown() -> str:
@@ -31,10 +33,34 @@ def settings_page() -> str:
                       "", settings_markdown(), ""])
 
 
+def read_topics(path: Path = TOPIC_MAP) -> list[dict]:
+    return tomllib.loads(path.read_text(encoding="utf-8"))["topic"]
+
+
+def topics_page(topics: list[dict]) -> str:
+    """The topic map as a teacher reads it: per subject, the topics by grade, the bundled
+    lessons in each language, and the core topics the school's own materials must cover."""
+    parts = ["# What the bundled curriculum covers", "",
+             "Generated from `corpus/topics.toml` by `python -m tutor.docs`; do not edit. "
+             "A topic marked *not bundled* is core to the school programme, but its lessons must "
+             "come from the school's own materials.", ""]
+    subjects = list(dict.fromkeys(t["subject"] for t in topics))
+    for subject in subjects:
+        parts += [f"## {subject}", "", "| grade | topic | қазақша | по-русски |", "|---|---|---|---|"]
+        for t in sorted((t for t in topics if t["subject"] == subject), key=lambda t: t["grade"]):
+            docs = t["docs"]
+            kk = ", ".join(f"[{t['kk']}](../corpus/kk/{d}.md)" for d in docs) or "*not bundled*"
+            ru = ", ".join(f"[{t['ru']}](../corpus/ru/{d}.md)" for d in docs) or "*not bundled*"
+            parts.append(f"| {t['grade']} | {t['en']} | {kk} | {ru} |")
+        parts.append("")
+    return "\n".join(parts)
+
+
 def write(folder: Path = DOCS) -> None:
     folder.mkdir(exist_ok=True)
     (folder / "cli.md").write_text(cli_markdown(), encoding="utf-8")
     (folder / "settings.md").write_text(settings_page(), encoding="utf-8")
+    (folder / "topics.md").write_text(topics_page(read_topics()), encoding="utf-8")
 
 
 if __name__ == "__main__":

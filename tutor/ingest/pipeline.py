@@ -19,8 +19,9 @@ from tutor.text.langdetect import detect_language
 
 log = logging.getLogger(__name__)
 
-SUBJECTS = ("ai-literacy", "biology", "geography", "history", "physics", "chemistry",
-            "mathematics", "informatics", "literature", "language", "other")
+SUBJECTS = ("ai-literacy", "biology", "geography", "history", "world-history", "physics", "chemistry",
+            "mathematics", "informatics", "kazakh-language", "russian-language", "english",
+            "kazakh-literature", "russian-literature", "literature", "language", "arts", "other")
 LANGS = ("kk", "ru", "en")
 
 

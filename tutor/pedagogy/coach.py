@@ -8,7 +8,16 @@ from dataclasses import dataclass
 
 from tutor.text.textnorm import tokenize
 
+# The more specific subjects first: guess_subject takes the first that matches ("дүниежүзі
+# тарихы" is world history before it is history).
 SUBJECT_WORDS = {
+    "kazakh-literature": ["қазақ әдебиеті", "казахская литература", "kazakh literature"],
+    "russian-literature": ["орыс әдебиеті", "русская литература", "russian literature"],
+    "kazakh-language": ["қазақ тілі", "казахский язык", "kazakh language", "kazakh grammar"],
+    "russian-language": ["орыс тілі", "русский язык", "russian language", "russian grammar"],
+    "world-history": ["дүниежүзі тарихы", "всемирная история", "world history"],
+    "english": ["ағылшын тілі", "английский", "english"],
+    "arts": ["музыка", "music", "искусство", "бейнелеу өнері", "сәндік-қолданбалы"],
     "biology": ["биология", "biology", "биологи"],
     "geography": ["география", "geography"],
     "history": ["тарих", "история", "history"],

@@ -186,8 +186,8 @@ class HashingEmbedder(Embedder):
     name = "hashing"
     # Its cosines are far lower than e5's, so it has its own evidence model (fitted like
     # e5's by scripts/calibrate_abstention.py --hashing).
-    calibration = {"conf_bias": -3.62, "conf_dense": 3.30, "conf_coverage": 3.91,
-                   "conf_lexical": 1.04, "conf_unknown": -5.26, "conf_unknown_max": -0.95}
+    calibration = {"conf_bias": -3.84, "conf_dense": 3.53, "conf_coverage": 3.90,
+                   "conf_lexical": 0.67, "conf_unknown": -9.03, "conf_unknown_max": 0.54}
 
     def __init__(self, dim: int = 256):
         self.dim = dim
