@@ -13,7 +13,7 @@ from tutor.answer.extractive import ExtractiveComposer
 from tutor.answer.generative import GenerativeComposer
 from tutor.evaluation import datasets
 from tutor.evaluation.pools import PoolDoc, external_docs
-from tutor.evaluation.tasks.base import EvalContext, Task, require_data
+from tutor.evaluation.tasks.base import EvalContext, Task, mean, require_data
 from tutor.retrieval.hybrid import Hit
 from tutor.store import Chunk, Document
 from tutor.text.answers import contains_answer, exact_match, suffix_tolerant_match, token_f1
@@ -44,10 +44,6 @@ def quoted_words(answer) -> float | None:
     quoted = _quoted(answer)
     return float(sum(len(re.sub(r" \[\d+\]$", "", q).split()) for q in quoted)) if quoted else None
 
-
-def _mean(xs):
-    xs = [x for x in xs if x is not None]
-    return sum(xs) / len(xs) if xs else 0.0
 
 
 class BundledAnswers(Task):
@@ -82,17 +78,17 @@ class BundledAnswers(Task):
                     keyboard.append(row(item, russian_keyboard(item["question"]), item["id"] + "/keyboard"))
         finally:
             pool.close()
-        result = _aggregate(rows)
+        result = aggregate_by_lang(rows)
         if keyboard:
-            result["extra"] = {"kk_russian_keyboard": {k: _mean([r[k] for r in keyboard]) for k in keyboard[0]}}
+            result["extra"] = {"kk_russian_keyboard": {k: mean([r[k] for r in keyboard]) for k in keyboard[0]}}
         return result
 
 
-def _aggregate(rows: dict) -> dict:
+def aggregate_by_lang(rows: dict) -> dict:
     everything = [r for lang_rows in rows.values() for r in lang_rows]
     keys = everything[0].keys() if everything else []
-    metrics = {k: _mean([r[k] for r in everything]) for k in keys}
-    by_lang = {lang: {k: _mean([r[k] for r in lr]) for k in keys} for lang, lr in rows.items()}
+    metrics = {k: mean([r[k] for r in everything]) for k in keys}
+    by_lang = {lang: {k: mean([r[k] for r in lr]) for k in keys} for lang, lr in rows.items()}
     return {"metrics": metrics, "n": len(everything), "by_lang": by_lang}
 
 
@@ -155,9 +151,9 @@ def _external_answers(ctx: EvalContext, name: str, lang: str, docs: list[PoolDoc
             })
     finally:
         pool.close()
-    metrics = {k: _mean([r[k] for r in rows]) for k in rows[0]} if rows else {}
+    metrics = {k: mean([r[k] for r in rows]) for k in rows[0]} if rows else {}
     if gen_rows:
-        metrics.update({k: _mean([r[k] for r in gen_rows]) for k in gen_rows[0]})
+        metrics.update({k: mean([r[k] for r in gen_rows]) for k in gen_rows[0]})
         metrics["generative_n"] = len(gen_rows)
     return {"metrics": metrics, "n": len(rows), "by_lang": {lang: metrics}}
 

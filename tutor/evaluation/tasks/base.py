@@ -67,6 +67,12 @@ class _Borrowed:
         pass
 
 
+def mean(xs) -> float:
+    """The mean of the values that are there (``None``: not measured for that item); 0 for none."""
+    xs = [float(x) for x in xs if x is not None]
+    return sum(xs) / len(xs) if xs else 0.0
+
+
 class SkipTask(Exception):
     """The task's data is not available (e.g. no --data folder)."""
 

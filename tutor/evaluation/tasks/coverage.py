@@ -12,17 +12,13 @@ from tqdm import tqdm
 from tutor.answer.extractive import ExtractiveComposer
 from tutor.config import REPO_ROOT
 from tutor.evaluation import datasets
-from tutor.evaluation.tasks.answers import citation_valid, shown_text
-from tutor.evaluation.tasks.base import EvalContext, Task
+from tutor.evaluation.tasks.answers import aggregate_by_lang, citation_valid, shown_text
+from tutor.evaluation.tasks.base import EvalContext, Task, mean
 from tutor.text.answers import contains_answer
 from tutor.text.langdetect import detect_language
 from tutor.tutor import Tutor
 
 COVERAGE_QA = REPO_ROOT / "eval" / "data" / "coverage"
-
-
-def _mean(xs: list[float]) -> float:
-    return sum(xs) / len(xs) if xs else 0.0
 
 
 class Coverage(Task):
@@ -56,14 +52,12 @@ class Coverage(Task):
                 })
         finally:
             pool.close()
-        everything = [r for lang_rows in rows.values() for r in lang_rows]
-        keys = list(everything[0]) if everything else []
-        metrics = {k: _mean([r[k] for r in everything]) for k in keys}
-        metrics["abstention"] = _mean([x for xs in unanswerable.values() for x in xs])
-        by_lang = {lang: {k: _mean([r[k] for r in lr]) for k in keys}
-                   | {"abstention": _mean(unanswerable.get(lang, []))} for lang, lr in rows.items()}
-        return {"metrics": metrics, "n": len(everything) + sum(map(len, unanswerable.values())),
-                "by_lang": by_lang}
+        result = aggregate_by_lang(rows)
+        result["metrics"]["abstention"] = mean([x for xs in unanswerable.values() for x in xs])
+        for lang, figures in result["by_lang"].items():
+            figures["abstention"] = mean(unanswerable.get(lang, []))
+        result["n"] += sum(map(len, unanswerable.values()))
+        return result
 
 
 COVERAGE_TASKS = {"coverage": Coverage}

@@ -6,7 +6,7 @@ from tqdm import tqdm
 
 from tutor.answer.extractive import ExtractiveComposer
 from tutor.evaluation import datasets
-from tutor.evaluation.tasks.base import EvalContext, Task
+from tutor.evaluation.tasks.base import EvalContext, Task, mean
 from tutor.pedagogy.coach import rate_question
 from tutor.pedagogy.hints import leaks
 from tutor.tutor import Tutor
@@ -47,27 +47,23 @@ class Pedagogy(Task):
             coach_agree = []
             for item in coach_items:
                 r = rate_question(item["question"], tutor.topic_vocabulary())
-                coach_agree.append(_mean([r.specific == item["specific"],
+                coach_agree.append(mean([r.specific == item["specific"],
                                           r.names_subject == item["names_subject"],
                                           r.gives_context == item["gives_context"]]))
         finally:
             pool.close()
         metrics = {
-            "abstention_unanswerable": _mean(abstain),
-            "false_abstention": _mean(false_abstain),
-            "homework_leak_rate": _mean(leaked),
-            "hint_ladder_order": _mean(ladder_ok),
-            "coach_agreement": _mean(coach_agree),
+            "abstention_unanswerable": mean(abstain),
+            "false_abstention": mean(false_abstain),
+            "homework_leak_rate": mean(leaked),
+            "hint_ladder_order": mean(ladder_ok),
+            "coach_agreement": mean(coach_agree),
         }
-        metrics["score"] = _mean([metrics["abstention_unanswerable"], 1 - metrics["false_abstention"],
+        metrics["score"] = mean([metrics["abstention_unanswerable"], 1 - metrics["false_abstention"],
                                   1 - metrics["homework_leak_rate"], metrics["hint_ladder_order"],
                                   metrics["coach_agreement"]])
         return {"metrics": metrics, "n": len(abstain) + len(false_abstain) + len(attempts) + len(coach_items)}
 
-
-def _mean(xs):
-    xs = [float(x) for x in xs]
-    return sum(xs) / len(xs) if xs else 0.0
 
 
 PEDAGOGY_TASKS = {Pedagogy.name: Pedagogy}
