@@ -136,20 +136,26 @@ class ObedientGenerator(Generator):
         yield (first.group(1) if first else "…") + " [1]"
 
 
-@pytest.fixture(scope="module")
-def injected(tmp_path_factory, _fake_corpus_dir):
-    """The fake runtime of conftest.py (bundled corpus, hashing embedder) with the injected
-    lessons uploaded as a teacher would; built once for the module, as the tests only read."""
+def uploaded_runtime(folder: Path, fake_corpus_dir: Path, paths: list[Path]):
+    """The fake runtime of conftest.py (bundled corpus, hashing embedder) in ``folder``, with
+    the lessons at ``paths`` uploaded as a teacher would, under their front matter's policy."""
     from tutor.runtime import build_runtime
 
-    folder = tmp_path_factory.mktemp("injection") / "data"
-    shutil.copytree(_fake_corpus_dir, folder)
+    shutil.copytree(fake_corpus_dir, folder)
     settings = Settings.load(env={}, data_dir=str(folder), corpus_dir=str(CORPUS), model_cache=str(folder / "m"))
     runtime = build_runtime(settings, embedder=HashingEmbedder())
-    for path in sorted(DATA.glob("*.md")):
+    for path in paths:
         policy = split_front_matter(path.read_text(encoding="utf-8"))[0]["policy"]
         runtime.ingestor.ingest_path(path, policy=policy, refresh=False)
     runtime.index.refresh()
+    return runtime
+
+
+@pytest.fixture(scope="module")
+def injected(tmp_path_factory, _fake_corpus_dir):
+    """The injected lessons uploaded; built once for the module, as the tests only read."""
+    runtime = uploaded_runtime(tmp_path_factory.mktemp("injection") / "data", _fake_corpus_dir,
+                               sorted(DATA.glob("*.md")))
     yield runtime
     runtime.store.close()
 

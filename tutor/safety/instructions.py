@@ -8,15 +8,22 @@ import dataclasses
 import re
 
 from tutor.safety.patterns import compile_patterns, load, normalize
+from tutor.text.letters import latin_readings
 from tutor.text.textnorm import tokenize
 
-_INSTRUCTION = compile_patterns(load("instructions")["patterns"])
-_SPANS = re.compile(r"[^.!?…\n]+[.!?…]*[\"»)]*")
+_INSTRUCTION = compile_patterns(load("instructions")["patterns"],
+                                {**load("moderation")["parts"], **load("instructions")["parts"]})
+# A sentence ends at . ! ? … followed by a space or the end: a full stop inside a word
+# ("cheat.example.com", "0.6") does not cut an instruction in two.
+_SPANS = re.compile(r"(?:[^.!?…\n]|[.!?…](?=[^\s.!?…\"»)]))+[.!?…]*[\"»)]*")
 
 
 def instruction_like(sentence: str) -> bool:
-    """Does this sentence give orders to the assistant rather than teach the student?"""
-    return bool(_INSTRUCTION.search(normalize(sentence.strip(" \t*_>#-\"'«»"))))
+    """Does this sentence give orders to the assistant rather than teach the student?
+    Kazakh or Russian written in Latin letters is also read as Cyrillic."""
+    text = normalize(sentence.strip(" \t*_>#-\"'«»"))
+    readings = [text, *latin_readings(text)] if re.search(r"[a-z]", text) else [text]
+    return any(_INSTRUCTION.search(reading) for reading in readings)
 
 
 def strip_instructions(text: str) -> str:
