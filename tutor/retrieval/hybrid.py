@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tutor.retrieval.synonyms import SynonymTable, bundled_table
 from tutor.store import Chunk
 from tutor.text.langdetect import detect_language
 from tutor.text.textnorm import LetterRestorer, content_words, may_lack_kazakh_letters, tokenize, word_ngrams
@@ -96,8 +97,10 @@ class FusionParams:
 
 
 class Retriever:
-    def __init__(self, index, params: FusionParams | None = None):
+    def __init__(self, index, params: FusionParams | None = None, synonyms: SynonymTable | None = None):
         self.index = index
+        # abbreviations and the words they stand for (synonyms.toml), read by the lexical views
+        self.synonyms = bundled_table() if synonyms is None else synonyms
         # an embedder may bring its own evidence calibration (cosine scales differ by model)
         calibration = getattr(getattr(index, "embedder", None), "calibration", None) or {}
         self.params = params or FusionParams(**calibration)
@@ -139,13 +142,16 @@ class Retriever:
         dense = lexical = chars = empty
         if p.mode in ("hybrid", "dense"):
             qv = index.embedder.encode_queries([query])[0]
+        # The lexical views also match the other forms of an abbreviation or term the
+        # question names ("жасанды интеллект" meets "ЖИ"); dense and evidence read the question.
+        named = self.synonyms.named(query) if p.mode != "dense" else []
         with index.lock:
             if p.mode in ("hybrid", "dense"):
                 dense = index.dense.search(qv, n)
             if p.mode in ("hybrid", "lexical"):
-                lexical = index.lexical.search(query, n)
+                lexical = index.lexical.search(query, n, named)
             if p.mode == "hybrid" and index.chars is not None:
-                chars = index.chars.search(query, n)
+                chars = index.chars.search(query, n, named)
         ids = set(dense[1].tolist()) | set(lexical[1].tolist()) | set(chars[1].tolist())
         # Fusion needs each candidate's document only; texts are read for the top k.
         # (A chunk missing from the store was deleted since the index was written.)

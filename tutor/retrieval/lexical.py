@@ -286,21 +286,51 @@ class LexicalIndex:
         weight = np.repeat(idf[spans], [len(r) for r in tfs]) * (tf / (tf + self._norms[rows]))
         return np.bincount(rows, weights=weight, minlength=len(self._row_ids))
 
-    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best passages holding a query token, best first: (scores, chunk ids)."""
+    def search(self, query: str, k: int, synonyms=()) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best passages holding a query token, best first: (scores, chunk ids).
+
+        ``synonyms``: for each group of equivalent forms the question names (an
+        abbreviation and the words it stands for), the form the question uses and all the
+        group's forms. The tokens of the question's form score as one slot: as many tokens
+        as it has, each worth the mean token score of whichever form a passage holds best.
+        So "жасанды интеллект" in a question meets "ЖИ" in a passage as fully as its own
+        two words, and a passage holding both forms gains nothing over one holding either."""
         empty = np.zeros(0, np.float32), np.zeros(0, np.int64)
         if not self._n_live:
             return empty
         vocab = self._vocab
-        known = [vocab[t] for t in self.tokenizer(query) if t in vocab]
-        if not known:
+        tokens = self.tokenizer(query)
+        slots = []
+        for own, forms in synonyms:
+            taken = 0
+            for t in self._form_tokens(query, own):
+                if t in tokens:
+                    tokens.remove(t)
+                    taken += 1
+            alternatives = [ts for ts in (self._form_tokens(query, f) for f in forms) if ts]
+            if taken and alternatives:
+                slots.append((taken, alternatives))
+        known = [vocab[t] for t in tokens if t in vocab]
+        if not known and not any(t in vocab for _, alts in slots for ts in alts for t in ts):
             return empty
-        scores = self._scores(np.asarray(known, np.int64))
+        scores = self._scores(np.asarray(known, np.int64)) if known else np.zeros(len(self._row_ids))
+        for taken, alternatives in slots:
+            best = np.zeros(len(self._row_ids))
+            for ts in alternatives:
+                terms = [vocab[t] for t in ts if t in vocab]
+                if terms:
+                    np.maximum(best, self._scores(np.asarray(terms, np.int64)) / len(ts), out=best)
+            scores += taken * best
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         top = top[scores[top] > 0]  # a removed passage scores 0
         return scores[top].astype(np.float32), self._row_ids[top]
+
+    def _form_tokens(self, query: str, form: str) -> list[str]:
+        """The tokens of ``form`` as they would stand in ``query``: tokenised after it, so
+        that it is read in the question's language (a stemmer depends on it)."""
+        return self.tokenizer(f"{query} {form}")[len(self.tokenizer(query)):]
 
     # -------------------------------------------------------------- persistence
     def state(self, prefix: str) -> dict[str, np.ndarray]:

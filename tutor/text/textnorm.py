@@ -134,6 +134,11 @@ def tokenize(text: str, stopwords: bool = True, lang: str = "") -> list[str]:
     return [stem(w, lang) for w in _words(text) if not (stopwords and w in STOPWORDS)]
 
 
+def stemmed_words(text: str) -> list[str]:
+    """The folded words whose stems ``tokenize`` gives, in the same order."""
+    return [w for w in _words(text) if w not in STOPWORDS]
+
+
 _FOLDED_STOPWORDS = frozenset(keyboard_folded(w) for w in STOPWORDS)
 
 
