@@ -132,6 +132,18 @@ def test_student_asks_in_kazakh_and_sees_a_cited_answer(open_page):
     page.locator(".ustaz-label").last.scroll_into_view_if_needed()
     shot(page, "student-answer-1024x768")
 
+    # The next question by keyboard, as in every chat app: Shift+Enter a new line, Enter sends.
+    question = page.get_by_label(t("kk", "question"))
+    question.fill("Фотосинтез")
+    question.press("Shift+Enter")
+    question.press_sequentially("қай жерде жүреді?")
+    assert question.input_value() == "Фотосинтез\nқай жерде жүреді?"
+    question.press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('.ustaz-label').length >= 2",
+                           timeout=TIMEOUT_MS)
+    assert question.input_value() == ""
+    assert "қай жерде жүреді?" in page.locator(".message.user, [data-testid='user']").last.inner_text()
+
 
 def test_student_on_a_phone(open_page):
     page = open_page(PHONE)

@@ -154,6 +154,21 @@ def test_ask_streams_then_shows_cited_labelled_answer(app):
 
 
 @pytest.mark.integration  # launches the server
+def test_enter_sends_the_question_and_shift_enter_starts_a_new_line(app):
+    # What the browser receives: Gradio's box submits on Enter only when it is one line high, and
+    # stays a textarea (Shift+Enter: a new line, growing to max_lines) when max_lines is above one.
+    config = app.client().config
+    box = next(c for c in config["components"]
+               if c.get("props", {}).get("label") == t("kk", "question"))
+    assert box["props"]["lines"] == 1 and box["props"]["max_lines"] > 1
+    deps = config["dependencies"]
+    send = next(d for d in deps if d.get("api_name") == "ask")
+    enter = [d for d in deps if [box["id"], "submit"] in [list(x) for x in d["targets"]]]
+    assert len(enter) == 1  # Enter runs what the Send button runs, into the same places
+    assert (enter[0]["inputs"], enter[0]["outputs"]) == (send["inputs"], send["outputs"])
+
+
+@pytest.mark.integration  # launches the server
 def test_unanswerable_question_abstains_without_citation(app):
     answer = text_of(ask(app.client(), OFF_CORPUS_KK)[-1][0][-1])
     assert CITE not in answer

@@ -50,7 +50,10 @@ CREATE TABLE IF NOT EXISTS questions (
     mode TEXT NOT NULL,
     question TEXT NOT NULL,
     answered INTEGER NOT NULL,
-    score REAL
+    score REAL,
+    -- '' for a question the lessons may answer; 'cannot_know' for one about live or private
+    -- facts (tomorrow's weather, a phone number): unanswered, yet no gap in the materials
+    kind TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY,

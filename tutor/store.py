@@ -37,7 +37,7 @@ class TutorStore(Protocol):
     def section_titles(self) -> list[str]: ...
 
     def log_question(self, session: str, lang: str, mode: str, question: str,
-                     answered: bool, score: float | None) -> int: ...
+                     answered: bool, score: float | None, kind: str = "") -> int: ...
 
     def add_flag(self, session: str, category: str, lang: str, text: str | None) -> None: ...
 
@@ -91,6 +91,9 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._conn().executescript(SCHEMA)
+        # CREATE TABLE IF NOT EXISTS leaves a data folder's older questions table as it was
+        if "kind" not in {r["name"] for r in self.query("PRAGMA table_info(questions)")}:
+            self._conn().execute("ALTER TABLE questions ADD COLUMN kind TEXT NOT NULL DEFAULT ''")
 
     # ------------------------------------------------------------- connections
     def _conn(self) -> sqlite3.Connection:
@@ -289,19 +292,22 @@ class Store:
 
     # ------------------------------------------------- questions, feedback, flags
     def log_question(self, session: str, lang: str, mode: str, question: str,
-                     answered: bool, score: float | None) -> int:
+                     answered: bool, score: float | None, kind: str = "") -> int:
+        """``kind`` is '' for a question the lessons may answer, 'cannot_know' for one about
+        live or private facts (the weather, the news, a phone number)."""
         with self.transaction() as db:
             cur = db.execute(
-                "INSERT INTO questions (at, session, lang, mode, question, answered, score) "
-                "VALUES (?,?,?,?,?,?,?)",
-                (time.time(), session, lang, mode, question, int(answered), score))
+                "INSERT INTO questions (at, session, lang, mode, question, answered, score, kind) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (time.time(), session, lang, mode, question, int(answered), score, kind))
             return cur.lastrowid
 
     def unanswered(self, limit: int = 200) -> list[dict]:
         """Questions without good evidence, grouped (case- and space-insensitive; SQLite's
-        lower() only folds ASCII, so grouping happens here) and without session ids."""
+        lower() only folds ASCII, so grouping happens here) and without session ids. Questions
+        no lesson could answer (kind 'cannot_know': tomorrow's weather) are no gap to fill."""
         groups: dict[tuple[str, str], dict] = {}
-        for r in self.query("SELECT question, lang, at FROM questions WHERE answered=0"):
+        for r in self.query("SELECT question, lang, at FROM questions WHERE answered=0 AND kind=''"):
             key = (" ".join(r["question"].split()).casefold().rstrip("?!. "), r["lang"])
             g = groups.setdefault(key, {"q": " ".join(r["question"].split()), "lang": r["lang"],
                                         "asked": 0, "last": 0.0})

@@ -16,6 +16,7 @@ from tutor.answer.extractive import ExtractiveComposer
 from tutor.answer.types import MODES, Answer, Citation, Composer
 from tutor.i18n import LANGS, t
 from tutor.pedagogy import coach, hints, quiz
+from tutor.pedagogy.out_of_scope import cannot_know, topic_query
 from tutor.retrieval.hybrid import Hit, Retriever, SearchResult
 from tutor.safety.instructions import sanitize_hits
 from tutor.safety.moderation import SERIOUS, moderate
@@ -95,6 +96,15 @@ class Tutor:
             answer = self._check_quiz(state, clean, lang)
             yield answer.text, answer
             return
+        # Lessons are written ahead of time: tomorrow's weather, the news, today's prices or a
+        # person's phone number get where to look instead, never a quote that seems to answer.
+        out_of_scope = cannot_know(clean)
+        if out_of_scope:
+            answer = self._cannot_know(out_of_scope, lang, mode)
+            if self.keep_questions:  # unanswered, yet no gap in the materials for the teacher
+                self.store.log_question(session_id, lang, mode, clean, False, None, kind="cannot_know")
+            yield answer.text, answer
+            return
 
         result = self.retriever.search(clean, k=self.top_k * 2, prefer_lang=lang)
         # Passages are material, not orders: sentences that instruct the assistant ("ignore
@@ -157,6 +167,22 @@ class Tutor:
         note = "safety_note_teacher_serious" if category in SERIOUS else "safety_note_teacher"
         text = t(lang, f"safety_{category}") + "\n\n" + t(lang, note)
         return Answer(text, lang, mode, "policy", flag=category, notes=["input_moderated"])
+
+    def _cannot_know(self, kind: str, lang: str, mode: str) -> Answer:
+        """What the lessons cannot know, the lesson on the subject as a pointer (its citation
+        card, no quote in the text), and where to look instead."""
+        parts, citations = [t(lang, f"cannot_know_{kind}")], []
+        topic = topic_query(kind, lang)
+        found = self.retriever.search(topic, k=self.top_k, prefer_lang=lang) if topic else None
+        if found is not None and found.has_evidence:
+            lesson = next((h for h in sanitize_hits(found.hits)
+                           if h.chunk.doc.policy == "reference"), None)
+            if lesson is not None:
+                parts.append(t(lang, "cannot_know_pointer", title=lesson.chunk.doc.title, n=1))
+                citations.append(Citation.from_hit(1, lesson))
+        parts.append(t(lang, f"cannot_know_where_{kind}"))
+        return Answer("\n\n".join(parts), lang, mode, "policy", citations, abstained=True,
+                      notes=[f"cannot_know_{kind}"])
 
     def _hint(self, question: str, lang: str, mode: str, result: SearchResult,
               state: SessionState) -> Answer:

@@ -33,7 +33,9 @@ def build_student(services, ui_lang: gr.State | gr.Radio, default_lang: str = "k
                       sanitize_html=True, render_markdown=True, feedback_options=("Like", "Dislike"),
                       group_consecutive_messages=False)
     with gr.Row():
-        question = gr.Textbox(label=t(default_lang, "question"), scale=5, lines=2,
+        # Enter sends and Shift+Enter starts a new line, as in every chat app: Gradio submits on
+        # Enter only for a one-line box; max_lines > 1 keeps it a textarea that grows as one types.
+        question = gr.Textbox(label=t(default_lang, "question"), scale=5, lines=1, max_lines=6,
                               placeholder=t(default_lang, "question_placeholder"), max_length=4000)
         send = gr.Button(t(default_lang, "send"), variant="primary", scale=1)
     with gr.Row():
