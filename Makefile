@@ -19,4 +19,4 @@ lint:
 	.venv/bin/ruff check .
 
 eval-full: setup
-	.venv/bin/tutor eval --data ../shared/evaldata --out eval/reports/latest
+	.venv/bin/tutor eval --data ../shared/evaldata --gate --out eval/reports/latest

@@ -133,7 +133,8 @@ def test_the_gate_sits_close_enough_under_each_measured_value_that_a_drop_of_005
     from tutor.evaluation.runner import THRESHOLDS
 
     limits = tomllib.loads(THRESHOLDS.read_text())
-    for name in ("retrieval_bundled", "answers_bundled", "coverage", "pedagogy", "safety"):
+    assert {"retrieval_bundled", "answers_bundled", "coverage", "pedagogy", "safety"} <= set(limits)
+    for name in limits:
         minimum, measured = limits[name]["min"], limits[name]["measured"]
         assert 0 < measured - minimum <= 0.03, name
         others = dict(limits[name].get("metrics", {}))  # further minimums of the task, met here
