@@ -9,7 +9,7 @@ import pytest
 from conftest import CORPUS
 
 from tutor.evaluation import datasets
-from tutor.evaluation.calibration import calibrate
+from tutor.evaluation.calibration import FALSE_ABSTENTION_BUDGET, calibrate
 from tutor.evaluation.pools import Pool, bundled_docs
 from tutor.retrieval.cache import CachedEmbedder
 from tutor.retrieval.calibration import (
@@ -60,8 +60,9 @@ def test_calibration_fits_an_embedder_whose_cosines_sit_elsewhere():
     cal = calibrate(embedder, CORPUS)
     assert set(cal.params) == set(PARAMS)
     assert cal.n == sum(i["type"] in ("answerable", "unanswerable") for i in items)
-    # (with 100 topics bundled, near-topic questions are harder to tell: e5's own fit reaches 0.80)
-    assert cal.loo_abstention >= 0.75 and cal.loo_false_abstention <= 0.2, cal.summary()
+    # the fit holds false abstention to its budget, and still refuses most unanswerable questions
+    # (with 100 topics bundled, near-topic ones are hard to tell: e5's own fit reaches 0.78)
+    assert cal.loo_false_abstention <= FALSE_ABSTENTION_BUDGET and cal.loo_abstention >= 0.7, cal.summary()
     # the retriever given the fitted weights decides exactly as the fit reports
     embedder.calibration = cal.params
     pool = Pool(bundled_docs(CORPUS), embedder)
