@@ -130,9 +130,17 @@ def build_tokenizer(image: E5Image):
 
 def write_sentence_transformer(image: E5Image, out_dir: Path) -> None:
     """Write a complete sentence-transformers folder (BERT + mean pooling + normalise)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_weights(image, out_dir)
+    _write_config(image, out_dir)
+    _write_tokenizer(image, out_dir)
+    _write_pipeline(image, out_dir)
+
+
+def _write_weights(image: E5Image, out_dir: Path) -> None:
+    """The BERT weights, in the names transformers' BertModel loads."""
     import torch
     from safetensors.torch import save_file
-    from transformers import PreTrainedTokenizerFast
 
     c = image.config
     H, FF = c["H"], c["FF"]
@@ -168,16 +176,19 @@ def write_sentence_transformer(image: E5Image, out_dir: Path) -> None:
     # transformers from reporting it as missing on every load.
     sd["pooler.dense.weight"] = torch.zeros(H, H)
     sd["pooler.dense.bias"] = torch.zeros(H)
-    out_dir.mkdir(parents=True, exist_ok=True)
     save_file(sd, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
+
+
+def _write_config(image: E5Image, out_dir: Path) -> None:
+    c = image.config
     config = {
         "architectures": ["BertModel"],
         "model_type": "bert",
         "vocab_size": c["VOC"],
-        "hidden_size": H,
+        "hidden_size": c["H"],
         "num_hidden_layers": c["NL"],
         "num_attention_heads": c["NH"],
-        "intermediate_size": FF,
+        "intermediate_size": c["FF"],
         "hidden_act": "gelu",
         "hidden_dropout_prob": 0.1,
         "attention_probs_dropout_prob": 0.1,
@@ -190,6 +201,10 @@ def write_sentence_transformer(image: E5Image, out_dir: Path) -> None:
     }
     (out_dir / "config.json").write_text(json.dumps(config, indent=2))
 
+
+def _write_tokenizer(image: E5Image, out_dir: Path) -> None:
+    from transformers import PreTrainedTokenizerFast
+
     pieces = image.pieces
     sp = image.special
     fast = PreTrainedTokenizerFast(
@@ -201,11 +216,13 @@ def write_sentence_transformer(image: E5Image, out_dir: Path) -> None:
         unk_token=pieces[sp["unk"]][0],
         pad_token=pieces[sp["pad"]][0],
         mask_token="<mask>",
-        model_max_length=c["MAXP"],
+        model_max_length=image.config["MAXP"],
     )
     fast.save_pretrained(str(out_dir))
 
-    # sentence-transformers layout: transformer -> mean pooling -> L2 normalisation
+
+def _write_pipeline(image: E5Image, out_dir: Path) -> None:
+    """The sentence-transformers layout: transformer -> mean pooling -> L2 normalisation."""
     (out_dir / "modules.json").write_text(
         json.dumps(
             [
@@ -217,12 +234,12 @@ def write_sentence_transformer(image: E5Image, out_dir: Path) -> None:
         )
     )
     (out_dir / "sentence_bert_config.json").write_text(
-        json.dumps({"max_seq_length": c["MAXP"], "do_lower_case": False})
+        json.dumps({"max_seq_length": image.config["MAXP"], "do_lower_case": False})
     )
     pool = out_dir / "1_Pooling"
     pool.mkdir(exist_ok=True)
     (pool / "config.json").write_text(
-        json.dumps({"word_embedding_dimension": H, "pooling_mode_mean_tokens": True})
+        json.dumps({"word_embedding_dimension": image.config["H"], "pooling_mode_mean_tokens": True})
     )
     (out_dir / "2_Normalize").mkdir(exist_ok=True)
     (out_dir / "config_sentence_transformers.json").write_text(

