@@ -81,7 +81,8 @@ def apply_gate(report: dict, thresholds_path: Path = THRESHOLDS) -> list[str]:
         ok = value >= minimum if task.get("direction", "max") == "max" else value <= minimum
         task["gate"] = {"min": minimum, "ok": ok}
         if not ok:
-            failures.append(f"{name}: {task['primary']} {value:.3f} below the threshold {minimum}")
+            side = "below" if task.get("direction", "max") == "max" else "above"
+            failures.append(f"{name}: {task['primary']} {value:.3f} {side} the threshold {minimum}")
         for metric, floor in limits[name].get("metrics", {}).items():
             value = float(task["metrics"].get(metric, 0.0))
             if value < floor:
