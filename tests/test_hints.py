@@ -135,3 +135,11 @@ def test_another_hint_after_an_explanation_continues_no_old_ladder(tutor):
     explained = tutor.ask("Что такое фотосинтез?", session_id="x")
     assert explained.composer != "hints" and not explained.abstained
     assert tutor.ask("ещё подсказку", session_id="x").text == t("ru", "hint_none_yet")
+
+
+def test_a_problem_set_task_is_not_quoted_back_as_the_first_hint(fake_tutor):
+    # the bundled Ohm's law problems: a task list with worked solutions and an answer key
+    answer = fake_tutor.ask("Найди силу тока в задаче 1 на закон Ома", session_id="p")
+    assert answer.policy == "homework" and answer.notes == ["hint_level_1"]
+    assert "К резистору" not in answer.text and "Задача 1" not in answer.text
+    assert "«Что нужно помнить»" in answer.text  # the section with the rule to apply

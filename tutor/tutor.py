@@ -221,7 +221,8 @@ class Tutor:
         # A worksheet's task gets hints around the sentence that answers it. A problem set
         # with an answer key and a task of no known answer kind (a computation) keeps the
         # ladder of rule and first worked step, masked by its answer key.
-        if found.span is not None and (found.kind is not None or not secrets):
+        if found.span is not None and (found.kind is not None or not secrets) \
+                or level == 1 and found.chunk is not None:  # a pointer, never the task quoted back
             body, quote, hit = self._task_hint(level, found, lang, doc, question, secrets)
             parts += body
         else:
