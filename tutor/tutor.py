@@ -30,7 +30,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SessionState:
+    # the hint ladder's level per question (a worksheet's task, or the question's words), and
+    # the question that "another hint" continues
     hint_levels: dict[str, int] = field(default_factory=dict)
+    hint_question: str | None = None
     pending_quiz: quiz.QuizItem | None = None
     quiz_count: int = 0
 
@@ -96,9 +99,18 @@ class Tutor:
             answer = self._check_quiz(state, clean, lang)
             yield answer.text, answer
             return
+        # "Тағы кеңес беріңізші" climbs the ladder of the question asked before: it is no
+        # question of its own, so it is never an abstention nor a gap for the teacher.
+        follow_up = hints.asks_for_another_hint(clean)
+        if follow_up:
+            if state.hint_question is None:
+                answer = Answer(t(lang, "hint_none_yet"), lang, mode, "hints", notes=["hint_none_yet"])
+                yield answer.text, answer
+                return
+            clean = state.hint_question
         # Lessons are written ahead of time: tomorrow's weather, the news, today's prices or a
         # person's phone number get where to look instead, never a quote that seems to answer.
-        out_of_scope = cannot_know(clean)
+        out_of_scope = None if follow_up else cannot_know(clean)
         if out_of_scope:
             answer = self._cannot_know(out_of_scope, lang, mode)
             if self.keep_questions:  # unanswered, yet no gap in the materials for the teacher
@@ -126,7 +138,7 @@ class Tutor:
                 # is answered from reference material (the test is never quoted).
                 answer = Answer(t(lang, "assessment_refusal"), lang, mode, "policy",
                                 policy="assessment", confidence=result.confidence)
-            elif top.policy == "homework" or mode == "hints":
+            elif follow_up or top.policy == "homework" or mode == "hints":
                 answer = self._hint(clean, lang, mode, result, state)
             elif mode == "quiz":
                 answer = self._quiz(lang, result, state)
@@ -139,14 +151,17 @@ class Tutor:
                 else:
                     answer = final
         answer.confidence = result.confidence
+        if answer.composer != "hints":  # "another hint" after an explanation starts nothing stale
+            state.hint_question = None
         blocked = moderate(answer.text) if answer.citations else ""
         if blocked and blocked != "assessment_cheating":
             self.store.add_flag(session_id, blocked, lang, None)
             answer = Answer(t(lang, "safety_output_blocked"), lang, mode, "policy",
                             flag=blocked, notes=["output_moderated"])
         if self.keep_questions:
-            self.store.log_question(session_id, lang, mode, clean, answered and not answer.abstained,
-                                    result.confidence)
+            asked = question if follow_up else clean
+            self.store.log_question(session_id, lang, mode, redact_pii(asked),
+                                    answered and not answer.abstained, result.confidence)
         yield answer.text, answer
 
     # ----------------------------------------------------------------- helpers
@@ -190,26 +205,57 @@ class Tutor:
         doc = top.chunk.doc
         same_doc = [h for h in result.hits if h.chunk.doc.doc_key == doc.doc_key
                     and not hints.ANSWER_SECTION.search(h.chunk.section)]
+        material = sanitize_hits([Hit(c, 0.0) for c in self.store.chunks_of(doc.doc_key)
+                                  if not hints.ANSWER_SECTION.search(c.section)])
         if not same_doc:  # only the answer key matched: point into the tasks instead
-            same_doc = sanitize_hits([Hit(c, 0.0) for c in self.store.chunks_of(doc.doc_key)
-                                      if not hints.ANSWER_SECTION.search(c.section)])
+            same_doc = material
         doc_text = "\n".join(c.text for c in self.store.chunks_of(doc.doc_key))
-        level = min(state.hint_levels.get(doc.doc_key, 0) + 1, 3)
-        state.hint_levels[doc.doc_key] = level
-        made = hints.hint(level, question, same_doc, doc_text)
-        if made is None:
-            return Answer(t(lang, "abstain"), lang, mode, "policy", abstained=True)
-        body, hit = made
-        parts = []
-        if doc.policy == "homework":
-            parts.append(t(lang, "homework_note"))
-        parts.append(t(lang, f"hint_{level}", section=hit.chunk.section or doc.title,
-                       title=doc.title))
-        parts.append(f"> {body} [1]")
+        found = hints.focus(question, doc.doc_key, [h.chunk for h in material],
+                            getattr(self.extractive, "embedder", None))
+        # the ladder belongs to the question: a new task starts at hint 1
+        level = min(state.hint_levels.get(found.key, 0) + 1, 3)
+        state.hint_levels[found.key] = level
+        state.hint_question = question
+        parts = [t(lang, "homework_note")] if doc.policy == "homework" else []
+        secrets = hints.final_answers(doc_text)
+        # A worksheet's task gets hints around the sentence that answers it. A problem set
+        # with an answer key and a task of no known answer kind (a computation) keeps the
+        # ladder of rule and first worked step, masked by its answer key.
+        if found.span is not None and (found.kind is not None or not secrets) \
+                or level == 1 and found.chunk is not None:  # a pointer, never the task quoted back
+            body, quote, hit = self._task_hint(level, found, lang, doc, question, secrets)
+            parts += body
+        else:
+            made = hints.hint(level, question, same_doc, doc_text)
+            if made is None:
+                return Answer(t(lang, "abstain"), lang, mode, "policy", abstained=True)
+            quote, hit = made
+            parts += [t(lang, f"hint_{level}", section=hit.chunk.section or doc.title, title=doc.title),
+                      f"> {quote} [1]"]
         parts.append(t(lang, "hint_more" if level < 3 else "hint_max"))
-        citation = Citation.from_hit(1, hit, quote=body)
+        citation = Citation.from_hit(1, hit, quote=quote)
         return Answer("\n\n".join(parts), lang, mode, "hints", [citation], policy=doc.policy,
                       notes=[f"hint_level_{level}"])
+
+    def _task_hint(self, level: int, found: hints.Focus, lang: str, doc, question: str,
+                   secrets: list[str]) -> tuple[list[str], str, Hit]:
+        """A worksheet task's hint (the texts, the citation's quote, the passage): never the
+        task, the sentence that answers it or its answer. The citation quotes the section's
+        name until the gap-fill."""
+        def hide(text: str) -> str:  # an answer key's values stay hidden wherever they appear
+            return hints.mask(text, question, secrets) if secrets else text
+
+        hit = Hit(found.chunk, 0.0)
+        kind = found.kind or "other"
+        section = found.chunk.section or doc.title
+        if level == 1:
+            return [t(lang, "hint_task_1", section=section, title=doc.title,
+                      look=t(lang, f"hint_look_{kind}"))], section, hit
+        if level == 2:
+            concepts = hide(", ".join(found.concepts)) or section
+            return [t(lang, "hint_task_2", concepts=concepts, what=t(lang, f"hint_what_{kind}"))], section, hit
+        gapped = hide(hints.gap_fill(found))
+        return [t(lang, "hint_task_3"), f"> {gapped} [1]"], gapped, hit
 
     def _quiz(self, lang: str, result: SearchResult, state: SessionState) -> Answer:
         evidence = [h for h in result.hits if h.chunk.doc.policy == "reference"]

@@ -72,3 +72,25 @@ def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
     else:
         return False
     return bool(found) and _new(found, question)
+
+
+def answer_spans(kind: str | None, sentence: str, question: str) -> list[tuple[int, int]]:
+    """Where in ``sentence`` the answer of ``kind`` sits (character spans), leaving out
+    what the question already says; neighbouring name words make one span ("Арман
+    Жұмабаев")."""
+    if kind == "when":
+        found = list(_YEAR.finditer(sentence)) + list(_MONTH.finditer(sentence))
+    elif kind == "count":
+        found = list(_DIGITS.finditer(sentence)) + list(_NUMBER_WORD.finditer(sentence))
+    elif kind in ("who", "where"):
+        found = list(_NAME.finditer(sentence))
+    else:
+        return []
+    spans = sorted((m.start(), m.end()) for m in found if _new([m.group(0)], question))
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and not sentence[merged[-1][1]:start].strip():
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged

@@ -1,5 +1,12 @@
-"""The hint ladder for homework material: a pointer to the right section, then a rule
-with gaps, then a first worked step, and never the final answer.
+"""The hint ladder for homework material, and never the final answer.
+
+A worksheet has content and a task list. For the student's question the ladder finds the
+task it matches and the content sentence that answers it, then teaches around that
+sentence: 1) the section to read and what kind of fact to look for, 2) a guiding question
+made of the concept words around the answer, 3) the answering sentence with the answer
+span (the year, the name, the number the task asks for) blanked. The task and the answering
+sentence are never quoted. Material without a task list gets a pointer to the right
+section, then a rule with gaps, then a first worked step.
 
 The guard does not trust the wording of the question ("my teacher allowed it"): in
 hint mode every number the student did not give is masked, sentences that state an
@@ -10,9 +17,14 @@ document's final answers are masked wherever they appear.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
+from tutor.answer.extractive import score_sentences
+from tutor.answer.question_kind import answer_spans, question_type
 from tutor.ingest.chunking import split_sentences
 from tutor.retrieval.hybrid import Hit
+from tutor.store import Chunk
+from tutor.text.letters import russian_keyboard
 from tutor.text.textnorm import tokenize
 
 ANSWER_MARK = re.compile(r"(жауабы|жауап|ответ|answer)\s*[:：—-]", re.IGNORECASE)
@@ -20,6 +32,21 @@ SOLUTION_MARK = re.compile(r"(шешуі|шешу|решение|solution)\s*[:�
 ANSWER_SECTION = re.compile(r"(ответ|жауап|answer|ключ|кілт|самопровер|өзіңді тексер)", re.IGNORECASE)
 NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 GAP = "____"
+# a section that holds the tasks ("Тапсырмалар", "Вопросы"), named so at its start: the
+# document title "... Үй тапсырмасы" is no task list
+TASK_SECTION = re.compile(r"^\W*(?:\d+\W*)?(?:тапсырма|сұрақ|есеп|задани|задач|вопрос|task|question|exercise)",
+                          re.IGNORECASE)
+# "1.", "2)", "**Задача 1.**", "1-есеп", "Task 2": a numbered task outside a task section
+NUMBERED = re.compile(r"^\W*(?:(\d+)\s*[.)]\s|(\d+)\s*-\s*(?:есеп|тапсырма|сұрақ)"
+                      r"|(?:задача|задание|вопрос|task|question|exercise|есеп|тапсырма|сұрақ)\s*№?\s*(\d+))",
+                      re.IGNORECASE)
+NAMED_TASK = re.compile(r"(?:есеп|тапсырма|сұрақ|задач|задани|вопрос|task|question|exercise)", re.IGNORECASE)
+# the question names a task by number: "3-тапсырма", "задача 1", "task 2"
+ASKED_NUMBER = re.compile(r"(\d+)\s*-?\s*(?:есеп|тапсырма|сұрақ)|(?:задач|задани|вопрос|task|question|exercise"
+                          r"|есеп|тапсырма|сұрақ)\w*\s*№?\s*(\d+)", re.IGNORECASE)
+# "another hint", folded as a Russian keyboard types Kazakh ("тагы кенес")
+MORE = re.compile(r"\b(?:тагы|тагы\s+бир|келеси|баска)\s+(?:бир\s+)?кенес|\bеще\s+(?:одн[уа]\s+)?подсказк"
+                  r"|\bследующ\w*\s+подсказк|\b(?:another|more|next)\s+hints?\b", re.IGNORECASE)
 
 
 def final_answers(text: str) -> list[str]:
@@ -103,3 +130,152 @@ def leaks(response: str, doc_text: str) -> bool:
                 any(w in norm for w in re.findall(r"[^\W\d_]{2,}", a)):
             return True
     return False
+
+
+# ------------------------------------------------------------------ worksheets
+@dataclass
+class Task:
+    text: str
+    number: int | None
+    index: int
+
+
+@dataclass
+class Focus:
+    """What a question is about: the task it matches and the content that answers it."""
+    key: str
+    task: Task | None
+    kind: str | None = None
+    sentence: str = ""  # the answering sentence (never shown whole)
+    span: tuple[int, int] | None = None  # the answer inside it
+    chunk: Chunk | None = None
+    concepts: tuple[str, ...] = ()
+
+
+def asks_for_another_hint(text: str) -> bool:
+    """"Тағы кеңес беріңізші", "ещё подсказку", "another hint": a follow-up, not a question."""
+    folded = russian_keyboard(text.lower()).replace("ё", "е")
+    return len(text.split()) <= 6 and bool(MORE.search(folded))
+
+
+def _task_line(line: str, in_task_section: bool) -> tuple[str, int | None] | None:
+    m = NUMBERED.match(line)
+    number = next((int(g) for g in m.groups() if g), None) if m else None
+    text = line[m.end():] if m else line
+    text = text.strip(" *_#\t.:)")
+    if len(text.split()) < 2:
+        return None
+    if in_task_section or line.rstrip().endswith("?") or (m and NAMED_TASK.search(m.group(0))):
+        return text, number
+    return None
+
+
+def tasks_and_content(chunks: list[Chunk]) -> tuple[list[Task], list[tuple[Chunk, list[str]]]]:
+    """The document's task list, and per chunk the sentences of its content (no task, no
+    answer statement, no worked solution)."""
+    tasks: list[Task] = []
+    content = []
+    for chunk in chunks:
+        in_tasks = bool(TASK_SECTION.search(chunk.section or ""))
+        sentences = []
+        for line in chunk.text.splitlines():
+            if not line.strip() or ANSWER_MARK.search(line) or SOLUTION_MARK.match(line.strip(" *_")):
+                continue
+            task = _task_line(line, in_tasks)
+            if task:
+                tasks.append(Task(task[0], task[1], len(tasks)))
+            elif not in_tasks:
+                sentences += [s for s in split_sentences(line) if len(s.split()) >= 3
+                              and not s.rstrip().endswith("?")]
+        if sentences:
+            content.append((chunk, sentences))
+    return tasks, content
+
+
+def match_task(question: str, tasks: list[Task]) -> Task | None:
+    """The task the question asks about: named by number, or sharing most of its words."""
+    asked = ASKED_NUMBER.search(question)
+    if asked:
+        number = int(asked.group(1) or asked.group(2))
+        named = [t for t in tasks if t.number == number]
+        if len(named) == 1:
+            return named[0]
+    q = set(tokenize(question))
+    best, best_score = None, 0.0
+    for task in tasks:
+        words = set(tokenize(task.text))
+        shared = len(q & words)
+        score = shared / (len(words) or 1)
+        if shared >= min(2, len(words)) and score >= 0.5 and score > best_score:
+            best, best_score = task, score
+    return best
+
+
+def question_key(doc_key: str, question: str) -> str:
+    return f"{doc_key}?{' '.join(sorted(set(tokenize(question))))}"
+
+
+def focus(question: str, doc_key: str, chunks: list[Chunk], embedder=None) -> Focus:
+    """The task a question matches and the sentence of the content that answers it (the
+    extractive composer's sentence score, asked with the task's words)."""
+    tasks, content = tasks_and_content(chunks)
+    task = match_task(question, tasks)
+    key = f"{doc_key}#task{task.index}" if task else question_key(doc_key, question)
+    if task is None or not content:
+        return Focus(key, task)
+    asked = f"{task.text} {question}" if task.text not in question else question
+    kind = question_type(task.text) or question_type(question)
+    hits = [Hit(chunk, 0.0) for chunk, _ in content]
+    candidates = [(i, s) for i, (_, sentences) in enumerate(content) for s in sentences]
+    scores = score_sentences(asked, candidates, hits, embedder)
+    order = sorted(range(len(candidates)), key=lambda j: -scores[j])
+    asked_words = set(tokenize(asked))
+    # the best-scored sentence holding the kind of answer asked for; else the best one
+    # sharing the task's words
+    pick = next((j for j in order if answer_spans(kind, candidates[j][1], asked)), None)
+    if pick is None:
+        pick = next((j for j in order if asked_words & set(tokenize(candidates[j][1]))), None)
+    if pick is None:
+        return Focus(key, task, kind)
+    i, sentence = candidates[pick]
+    spans = answer_spans(kind, sentence, asked)
+    span = spans[0] if spans else _main_new_word(sentence, asked_words)
+    around = [s for j, s in candidates if j == i]
+    at = around.index(sentence)
+    neighbours = around[max(0, at - 1):at] + around[at + 1:at + 2] + [sentence]
+    hidden = set(tokenize(sentence[span[0]:span[1]])) if span else set()
+    concepts = _concepts(neighbours, asked_words | hidden)
+    return Focus(key, task, kind, sentence, span, content[i][0], concepts)
+
+
+def _main_new_word(sentence: str, asked: set[str]) -> tuple[int, int] | None:
+    """For a question of no known kind: the longest word the task does not say."""
+    words = [m for m in re.finditer(r"[^\W\d_]{4,}", sentence)
+             if tokenize(m.group(0)) and not set(tokenize(m.group(0))) & asked]
+    if not words:
+        return None
+    best = max(words, key=lambda m: len(m.group(0)))
+    return best.start(), best.end()
+
+
+def _concepts(sentences: list[str], leave_out: set[str], most: int = 4) -> tuple[str, ...]:
+    out: list[str] = []
+    for sentence in sentences:
+        taken = 0
+        for word in re.findall(r"[^\W\d_]{4,}", sentence):
+            stems = set(tokenize(word))
+            if not stems or stems & leave_out or word.lower() in out:
+                continue
+            out.append(word.lower())
+            taken += 1
+            if taken == 2 or len(out) == most:
+                break
+        if len(out) == most:
+            break
+    return tuple(out)
+
+
+def gap_fill(found: Focus) -> str:
+    """The answering sentence with only the answer span blanked."""
+    start, end = found.span
+    return found.sentence[:start] + GAP + found.sentence[end:]
