@@ -132,14 +132,18 @@ def test_the_gate_sits_close_enough_under_each_measured_value_that_a_drop_of_005
 
     from tutor.evaluation.runner import THRESHOLDS
 
+    from tutor.evaluation.tasks import TASKS
+
     limits = tomllib.loads(THRESHOLDS.read_text())
-    assert {"retrieval_bundled", "answers_bundled", "coverage", "pedagogy", "safety"} <= set(limits)
+    assert {"retrieval_bundled", "answers_bundled", "coverage", "pedagogy", "safety", "homework"} <= set(limits)
     for name in limits:
+        sign = 1 if TASKS[name].direction == "max" else -1  # a leak rate regresses upwards
         minimum, measured = limits[name]["min"], limits[name]["measured"]
-        assert 0 < measured - minimum <= 0.03, name
+        assert 0 < sign * (measured - minimum) <= 0.03, name
         others = dict(limits[name].get("metrics", {}))  # further minimums of the task, met here
         for drop, ok in ((0.0, True), (0.05, False)):
-            report = {"tasks": {name: {"primary": "m", "metrics": {"m": measured - drop, **others}}}}
+            metrics = {"m": measured - sign * drop, **others}
+            report = {"tasks": {name: {"primary": "m", "direction": TASKS[name].direction, "metrics": metrics}}}
             assert (apply_gate(report) == []) is ok, (name, drop)
 
 
