@@ -109,3 +109,19 @@ def gemma_folder() -> Path:
 
     s = Settings.load(env={}, model_cache=str(model_cache()), generator="builtin:gemma-3-270m")
     return Path(resolve_generator(s).location)
+
+
+def uploaded_runtime(folder: Path, fake_corpus_dir: Path, paths: list[Path]):
+    """The fake runtime of conftest.py (bundled corpus, hashing embedder) in ``folder``, with
+    the lessons at ``paths`` uploaded as a teacher would, under their front matter's policy."""
+    from tutor.ingest.readers import split_front_matter
+    from tutor.runtime import build_runtime
+
+    shutil.copytree(fake_corpus_dir, folder)
+    settings = Settings.load(env={}, data_dir=str(folder), corpus_dir=str(CORPUS), model_cache=str(folder / "m"))
+    runtime = build_runtime(settings, embedder=HashingEmbedder())
+    for path in paths:
+        policy = split_front_matter(path.read_text(encoding="utf-8"))[0]["policy"]
+        runtime.ingestor.ingest_path(path, policy=policy, refresh=False)
+    runtime.index.refresh()
+    return runtime

@@ -131,7 +131,6 @@ def test_the_gate_sits_close_enough_under_each_measured_value_that_a_drop_of_005
     import tomllib
 
     from tutor.evaluation.runner import THRESHOLDS
-
     from tutor.evaluation.tasks import TASKS
 
     limits = tomllib.loads(THRESHOLDS.read_text())

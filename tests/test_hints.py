@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import uploaded_runtime
 
 from tutor.answer.extractive import ExtractiveComposer
 from tutor.i18n import t
@@ -31,8 +32,6 @@ MORE = {"kk": "Тағы кеңес беріңізші", "ru": "Ещё подск
 
 @pytest.fixture(scope="module")
 def worksheets(tmp_path_factory, _fake_corpus_dir):
-    from tests.test_injection import uploaded_runtime
-
     runtime = uploaded_runtime(tmp_path_factory.mktemp("hints") / "data", _fake_corpus_dir,
                                sorted(DATA.glob("*.md")))
     yield runtime

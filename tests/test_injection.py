@@ -8,19 +8,18 @@ fake model that obeys whatever the passages tell it. None of the injections may 
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import uploaded_runtime
 
 from tutor.answer.extractive import ExtractiveComposer
 from tutor.answer.generative import GenerativeComposer
-from tutor.config import REPO_ROOT, Settings
+from tutor.config import REPO_ROOT
 from tutor.generation.generators import Generator
 from tutor.ingest.readers import split_front_matter
 from tutor.pedagogy.hints import leaks
-from tutor.retrieval.embedders import HashingEmbedder
 from tutor.retrieval.hybrid import Hit, SearchResult
 from tutor.safety.instructions import echoes_instruction, instruction_like, strip_instructions
 from tutor.safety.moderation import moderate
@@ -134,21 +133,6 @@ class ObedientGenerator(Generator):
                 return
         first = re.search(r'\[1\][^\n]*\n"""\n(.+?)(?<=[.!?])\s', prompt, re.S)
         yield (first.group(1) if first else "…") + " [1]"
-
-
-def uploaded_runtime(folder: Path, fake_corpus_dir: Path, paths: list[Path]):
-    """The fake runtime of conftest.py (bundled corpus, hashing embedder) in ``folder``, with
-    the lessons at ``paths`` uploaded as a teacher would, under their front matter's policy."""
-    from tutor.runtime import build_runtime
-
-    shutil.copytree(fake_corpus_dir, folder)
-    settings = Settings.load(env={}, data_dir=str(folder), corpus_dir=str(CORPUS), model_cache=str(folder / "m"))
-    runtime = build_runtime(settings, embedder=HashingEmbedder())
-    for path in paths:
-        policy = split_front_matter(path.read_text(encoding="utf-8"))[0]["policy"]
-        runtime.ingestor.ingest_path(path, policy=policy, refresh=False)
-    runtime.index.refresh()
-    return runtime
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ import re
 from pathlib import Path
 
 import pytest
-from test_injection import DATA, ObedientGenerator, uploaded_runtime
+from conftest import uploaded_runtime
+from test_injection import DATA, ObedientGenerator
 
 from tutor.answer.extractive import ExtractiveComposer
 from tutor.answer.generative import GenerativeComposer
