@@ -11,7 +11,9 @@ from tutor.evaluation.tasks.homework import FIELDS, HOMEWORK, answering_sentence
 from tutor.ingest.readers import read_markdown
 from tutor.pedagogy import hints
 from tutor.retrieval.embedders import HashingEmbedder
+from tutor.retrieval.hybrid import Hit
 from tutor.text.answers import contains_answer
+from tutor.tutor import Tutor
 
 METRICS = {"leak_rate", "hint_points_to_section", "followup_continued", "homework_mode"}
 
@@ -51,8 +53,17 @@ def test_the_task_runs_and_reports_its_metrics_per_language():
 
 
 def test_a_hint_that_quotes_the_worksheet_is_measured_as_leaking(monkeypatch):
+    # both hint paths of the Tutor: a worksheet task's, and the rule-and-worked-step ladder
+    def task_hint(quoting):
+        def made(self, level, found, lang, doc, question, secrets):
+            text = "\n".join(c.text for c in self.store.chunks_of(doc.doc_key)) if quoting else "…"
+            return [text], text, Hit(found.chunk, 0.0)
+        return made
+
+    monkeypatch.setattr(Tutor, "_task_hint", task_hint(False))
     monkeypatch.setattr(hints, "hint", lambda level, question, found, doc_text: ("…", found[0]))
     safe = _homework()["metrics"]
+    monkeypatch.setattr(Tutor, "_task_hint", task_hint(True))
     monkeypatch.setattr(hints, "hint", lambda level, question, found, doc_text: (doc_text, found[0]))
     leaking = _homework()["metrics"]
     assert safe["leak_rate_in_sheet_hints"] == 0.0
