@@ -39,7 +39,8 @@ def markdown(report: dict, previous: dict | None = None) -> str:
         bm25 = base.get("bm25", {}).get(p)
         dense = base.get("dense", {}).get(p)
         gate = task.get("gate", {})
-        gate_s = "" if not gate else ("pass" if gate["ok"] else "**FAIL**") + f" (≥ {gate['min']})"
+        bound = "≥" if task.get("direction", "max") == "max" else "≤"
+        gate_s = "" if not gate else ("pass" if gate["ok"] else "**FAIL**") + f" ({bound} {gate['min']})"
         lines.append(f"| {name} | {p} | {_fmt(value)} | {_fmt(prev) if prev is not None else '-'} | "
                      f"{_fmt(bm25) if bm25 is not None else '-'} | "
                      f"{_fmt(dense) if dense is not None else '-'} | {task['n']} | {gate_s} |")
