@@ -20,6 +20,7 @@ def run_cli(*args, env_extra=None, tmp_path=None):
                           env=env, timeout=300)
 
 
+@pytest.mark.integration  # the tutor command in a process of its own
 def test_unknown_model_id_gives_one_line_and_exit_2(tmp_path):
     r = run_cli("models", "--embedder", "nobody/no-such-model", tmp_path=tmp_path)
     assert r.returncode == 2
@@ -28,6 +29,7 @@ def test_unknown_model_id_gives_one_line_and_exit_2(tmp_path):
     assert "embedder" in lines[0] and "Traceback" not in r.stderr
 
 
+@pytest.mark.integration  # the tutor command in a process of its own
 def test_corrupt_model_folder_gives_one_line_and_exit_2(tmp_path):
     folder = tmp_path / "broken-model"
     folder.mkdir()
