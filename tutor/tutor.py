@@ -159,9 +159,9 @@ class Tutor:
             answer = Answer(t(lang, "safety_output_blocked"), lang, mode, "policy",
                             flag=blocked, notes=["output_moderated"])
         if self.keep_questions:
-            asked = question if follow_up else clean
-            self.store.log_question(session_id, lang, mode, redact_pii(asked),
-                                    answered and not answer.abstained, result.confidence)
+            asked = redact_pii(question) if follow_up else clean  # the follow-up as the student wrote it
+            self.store.log_question(session_id, lang, mode, asked, answered and not answer.abstained,
+                                    result.confidence)
         yield answer.text, answer
 
     # ----------------------------------------------------------------- helpers

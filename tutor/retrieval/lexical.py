@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tutor.text import langdetect, textnorm
+from tutor.text import langdetect, letters, textnorm
 from tutor.text.textnorm import tokenize
 
 K1, B = 1.2, 0.75  # bm25s's defaults
@@ -48,7 +48,9 @@ def text_hashes(texts) -> np.ndarray:
 @functools.cache
 def _code_digest() -> bytes:
     h = hashlib.sha256()
-    for file in (textnorm.__file__, langdetect.__file__, __file__):  # this one holds BM25's k1 and b
+    # the tokenizers' code (the character view folds letters through letters.py) and this
+    # file, which holds BM25's k1 and b
+    for file in (textnorm.__file__, langdetect.__file__, letters.__file__, __file__):
         h.update(Path(file).read_bytes())
     return h.digest()
 
