@@ -20,8 +20,16 @@ from tutor.store import Chunk, Document
     ("Кто открыл закон всемирного тяготения?", "who"),
     ("Ахмет Иассауи кесенесі қай қалада орналасқан?", "where"),
     ("Где находится Байконур?", "where"),
-    ("Фотосинтез дегеніміз не?", None),
-    ("What is photosynthesis?", None),
+    ("Фотосинтез дегеніміз не?", "define"),
+    ("Что такое фотосинтез?", "define"),
+    ("What is photosynthesis?", "define"),
+    ("ЖИ ойдан шығарған жауап қалай аталады?", "name"),
+    ("Как называется прибор для измерения давления?", "name"),
+    ("Су неден тұрады?", "parts"),
+    ("Из чего состоит атом?", "parts"),
+    ("Неге аспан көк?", "why"),
+    ("Почему небо голубое?", "why"),
+    ("Расскажи про атом", None),
 ])
 def test_question_type(question, kind):
     assert question_type(question) == kind
@@ -33,6 +41,24 @@ def test_an_answer_type_the_question_already_holds_does_not_count():
     assert has_answer_type("when", "Көтеріліс 1916 жылы 4 шілдеде басталды.", question)
     assert has_answer_type("who", "Романды жазған Мұхтар Әуезов.", "Романды кім жазды?")
     assert not has_answer_type("who", "Романды жазған ақын.", "Романды кім жазды?")
+
+
+@pytest.mark.parametrize("kind, question, answers, repeats", [
+    ("parts", "Из чего состоит атом?",
+     "В центре атома находится ядро, а ядро состоит из протонов и нейтронов.",
+     "Атом в целом электрически нейтрален."),
+    ("name", "Как называется такой ответ нейросети?",
+     "Такой ответ называется галлюцинацией.", "Нейросеть иногда даёт ответ уверенно."),
+    ("why", "Неге жапырақ жасыл?", "Жапырақ жасыл, өйткені онда хлорофилл бар.",
+     "Жапырақ өсімдіктің мүшесі."),
+    ("define", "Что такое фотосинтез?", "Фотосинтез — это образование сахара на свету.",
+     "Фотосинтез важен для всей планеты."),
+])
+def test_a_sentence_that_says_what_kind_of_answer_is_asked_for_gets_the_cue(kind, question, answers,
+                                                                            repeats):
+    assert question_type(question) == kind
+    assert has_answer_type(kind, answers, question)
+    assert not has_answer_type(kind, repeats, question)
 
 
 def _hit(text: str, lang: str) -> Hit:

@@ -142,3 +142,37 @@ def test_a_problem_set_task_is_not_quoted_back_as_the_first_hint(fake_tutor):
     assert answer.policy == "homework" and answer.notes == ["hint_level_1"]
     assert "К резистору" not in answer.text and "Задача 1" not in answer.text
     assert "«Что нужно помнить»" in answer.text  # the section with the rule to apply
+
+
+@pytest.fixture(scope="module")
+def sheet_and_lesson(tmp_path_factory, _fake_corpus_dir):
+    """The Russian worksheet beside a lesson that states the same facts."""
+    runtime = uploaded_runtime(tmp_path_factory.mktemp("hints_lesson") / "data", _fake_corpus_dir,
+                               [DATA / "ru_hw_museum.md", DATA.parent / "hints_lesson" / "ru_museum_lesson.md"])
+    yield runtime
+    runtime.store.close()
+
+
+@pytest.mark.parametrize("lang, task, span, sentence", TASKS[4:])
+def test_a_homework_task_that_a_lesson_answers_still_gets_hints(sheet_and_lesson, lang, task, span,
+                                                               sentence):
+    # the lesson, whose headings repeat the tasks, is the best passage for them
+    top = sheet_and_lesson.retriever.search(task, k=4).hits[0]
+    assert top.chunk.doc.doc_key == "upload/ru_museum_lesson.md"
+    tutor = Tutor(sheet_and_lesson.retriever, sheet_and_lesson.store,
+                  extractive=ExtractiveComposer(sheet_and_lesson.embedder))
+    first = tutor.ask(task, session_id=task)
+    follow = tutor.ask(MORE[lang], session_id=task)
+    assert [_level(first), _level(follow)] == [1, 2]
+    for answer in (first, follow):
+        assert answer.citations[0].doc_key == "upload/ru_hw_museum.md"
+        assert span not in _shown(answer), _shown(answer)
+
+
+def test_a_question_no_task_asks_is_answered_from_the_lesson(sheet_and_lesson):
+    tutor = Tutor(sheet_and_lesson.retriever, sheet_and_lesson.store,
+                  extractive=ExtractiveComposer(sheet_and_lesson.embedder))
+    answer = tutor.ask("Что нужно узнать перед походом в музей?", session_id="rules")
+    assert answer.composer == "extractive" and not answer.abstained
+    assert answer.citations[0].doc_key == "upload/ru_museum_lesson.md"
+

@@ -138,8 +138,10 @@ class Tutor:
                 # is answered from reference material (the test is never quoted).
                 answer = Answer(t(lang, "assessment_refusal"), lang, mode, "policy",
                                 policy="assessment", confidence=result.confidence)
-            elif follow_up or top.policy == "homework" or mode == "hints":
-                answer = self._hint(clean, lang, mode, result, state)
+            # a task of the class's homework that a lesson answers still gets hints, from the sheet
+            elif (sheet := None if top.policy == "homework" else self._homework_task(clean, result)) \
+                    or follow_up or top.policy == "homework" or mode == "hints":
+                answer = self._hint(clean, lang, mode, result, state, sheet)
             elif mode == "quiz":
                 answer = self._quiz(lang, result, state)
         if answer is None:
@@ -199,9 +201,20 @@ class Tutor:
         return Answer("\n\n".join(parts), lang, mode, "policy", citations, abstained=True,
                       notes=[f"cannot_know_{kind}"])
 
+    def _homework_task(self, question: str, result: SearchResult) -> Hit | None:
+        """The best passage of a homework sheet among the top passages whose task list holds
+        the question (matched by its words), or None."""
+        for hit in result.hits[: self.top_k]:
+            if hit.chunk.doc.policy != "homework":
+                continue
+            tasks, _ = hints.tasks_and_content(self.store.chunks_of(hit.chunk.doc.doc_key))
+            if hints.match_task(question, tasks) is not None:
+                return hit
+        return None
+
     def _hint(self, question: str, lang: str, mode: str, result: SearchResult,
-              state: SessionState) -> Answer:
-        top = result.hits[0]
+              state: SessionState, top: Hit | None = None) -> Answer:
+        top = top or result.hits[0]
         doc = top.chunk.doc
         same_doc = [h for h in result.hits if h.chunk.doc.doc_key == doc.doc_key
                     and not hints.ANSWER_SECTION.search(h.chunk.section)]

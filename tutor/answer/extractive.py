@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tutor.answer.question_kind import has_answer_type, question_type
+from tutor.answer.question_kind import CUE_KINDS, has_answer_type, question_type
 from tutor.answer.types import Answer, Citation
 from tutor.i18n import t
 from tutor.ingest.chunking import split_sentences
@@ -22,6 +22,7 @@ from tutor.text.textnorm import tokenize
 # Chosen on the bundled QA set: docs/decisions/2026-12-01-extractive-sentence-weights.md
 OVERLAP_WEIGHT = 0.25
 TYPE_BONUS = 0.10
+CUE_BONUS = 0.10
 NEIGHBOUR_WEIGHT = 0.6
 PASSAGE_WEIGHT = 0.3
 # Sentences of each passage that are candidates (bounds the sentences embedded per
@@ -66,7 +67,8 @@ def score_sentences(question: str, candidates: list[tuple[int, str]], hits: list
         cos = sv @ qv
     else:
         cos = np.zeros(len(candidates))
-    base = cos + OVERLAP_WEIGHT * overlap + TYPE_BONUS * typed
+    bonus = CUE_BONUS if kind in CUE_KINDS else TYPE_BONUS
+    base = cos + OVERLAP_WEIGHT * overlap + bonus * typed
     passage = np.array([i for i, _ in candidates])
     lift = np.zeros(len(candidates))
     for j in range(len(candidates)):

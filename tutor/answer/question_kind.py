@@ -24,6 +24,20 @@ _QUESTION_TYPES: list[tuple[str, re.Pattern]] = [
         r"\bқайда\w*|\bқай\s+жер\w*|\bқай\s+(?:қала|өлке|облыс|өзен|көл|тау|аймақ|мемлекет)\w*"
         r"|\b(?:где|куда|откуда)\b|\bв\s+как(?:ом|ой)\s+(?:городе|стране|месте|регионе|области)"
         r"|\bwhere\b")),
+    # "what is X called": the answer is the name the sentence gives
+    ("name", re.compile(
+        r"\bқалай\s+атал\w*|\bне\s+деп\s+ата\w*|\bқалай\s+ата\w*"
+        r"|\bкак\s+(?:называ\w*|зову\w*|именну\w*)|\bwhat\s+(?:is|are|do\s+\w+\s+call)\b.*\bcall")),
+    ("parts", re.compile(
+        r"\bнеден\s+тұра\w*|\bнелерден\s+тұра\w*|\bқандай\s+бөлік\w*"
+        r"|\bиз\s+чего\s+(?:состо|сдела)\w*|\bиз\s+каких\s+част\w*|\bmade\s+of\b|\bconsist\w*\s+of\b")),
+    ("why", re.compile(
+        r"\bнеге\b|\bне\s+үшін\b|\bнеліктен\b|\bне\s+себепт\w*"
+        r"|\b(?:почему|зачем|отчего)\b|\bwhy\b")),
+    # "what is X": a definition comes last, the other kinds are more specific
+    ("define", re.compile(
+        r"\bдеген\s+(?:не|кім)\b|\bдегеніміз\s+не\b|\bдеп\s+нені\b|\bнені\s+білдіреді\b"
+        r"|\bчто\s+(?:такое|так\w+|значит|означает)\b|\bчто\s+называ\w*|\bwhat\s+(?:is|are|does)\b")),
 ]
 
 _YEAR = re.compile(r"\b(?:1\d{3}|20\d{2})\b|\b[IVXLC]+\s*(?:ғ\b|ғасыр|в\b|в\.|век|century)")
@@ -40,13 +54,25 @@ _NUMBER_WORD = re.compile(
     r"|миллион\w*|миллиард\w*|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand"
     r"|million)\b", re.IGNORECASE)
 _DIGITS = re.compile(r"\d+")
+# Sentences that give what a "name", "parts", "why" or "define" question asks for say so
+# with these words; unlike a year or a name they need not be new to the question.
+_CUES: dict[str, re.Pattern] = {
+    "name": re.compile(r"атал\w*|атай\w*|называ\w*|зову\w*|\bcalled\b|\bnamed?\b", re.IGNORECASE),
+    "parts": re.compile(r"тұра\w*|құрал\w*|состо\w*|\bconsist\w*|made\s+(?:of|up)|\bcontains?\b",
+                        re.IGNORECASE),
+    "why": re.compile(r"себеб\w*|өйткені|сондықтан|үшін|себепті|потому|поэтому|так\s+как|из-за"
+                      r"|\bчтобы\b|\bbecause\b|\bso\s+that\b|\bsince\b|\btherefore\b", re.IGNORECASE),
+    "define": re.compile(r"\s[—–-]\s|\bэто\b|дегеніміз|деп\s+атал\w*|деп\s+атай\w*|называ\w*"
+                         r"|\bis\s+(?:a|an|the)\b|\bare\b|\bmeans\b", re.IGNORECASE),
+}
 # a capitalised word inside the sentence: after a word or a comma, not after a quote or
 # a full stop, where any word is capitalised
 _NAME = re.compile(r"(?<=[\w,] )[A-ZА-ЯЁӘҒҚҢӨҰҮҺІ][^\W\d_]+")
 
 
 def question_type(question: str) -> str | None:
-    """'when', 'count', 'who', 'where' or None for the kind of answer asked for."""
+    """'when', 'count', 'who', 'where', 'name', 'parts', 'why', 'define' or None for the
+    kind of answer asked for."""
     q = question.lower().replace("ё", "е")
     for kind, pattern in _QUESTION_TYPES:
         if pattern.search(q):
@@ -69,6 +95,8 @@ def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
         found = _DIGITS.findall(sentence) + [m.group(0) for m in _NUMBER_WORD.finditer(sentence)]
     elif kind in ("who", "where"):
         found = _NAME.findall(sentence)
+    elif kind in _CUES:
+        return bool(_CUES[kind].search(sentence))
     else:
         return False
     return bool(found) and _new(found, question)
@@ -94,3 +122,8 @@ def answer_spans(kind: str | None, sentence: str, question: str) -> list[tuple[i
         else:
             merged.append((start, end))
     return merged
+
+
+CUE_KINDS = frozenset(_CUES)
+# kinds whose answer is a span of the sentence (a year, a number, a name, a place)
+SPAN_KINDS = frozenset({"when", "count", "who", "where"})

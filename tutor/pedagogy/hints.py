@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from tutor.answer.extractive import score_sentences
-from tutor.answer.question_kind import answer_spans, question_type
+from tutor.answer.question_kind import SPAN_KINDS, answer_spans, question_type
 from tutor.ingest.chunking import split_sentences
 from tutor.retrieval.hybrid import Hit
 from tutor.store import Chunk
@@ -221,10 +221,12 @@ def focus(question: str, doc_key: str, chunks: list[Chunk], embedder=None) -> Fo
     tasks, content = tasks_and_content(chunks)
     task = match_task(question, tasks)
     key = f"{doc_key}#task{task.index}" if task else question_key(doc_key, question)
-    if task is None or not content:
+    if not content:
         return Focus(key, task)
-    asked = f"{task.text} {question}" if task.text not in question else question
-    kind = question_type(task.text) or question_type(question)
+    # a question in other words than any task still has an answering sentence to teach around
+    asked = question if task is None or task.text in question else f"{task.text} {question}"
+    kind = (question_type(task.text) if task else None) or question_type(question)
+    kind = kind if kind in SPAN_KINDS else None
     hits = [Hit(chunk, 0.0) for chunk, _ in content]
     candidates = [(i, s) for i, (_, sentences) in enumerate(content) for s in sentences]
     scores = score_sentences(asked, candidates, hits, embedder)
@@ -243,8 +245,9 @@ def focus(question: str, doc_key: str, chunks: list[Chunk], embedder=None) -> Fo
     around = [s for j, s in candidates if j == i]
     at = around.index(sentence)
     neighbours = around[max(0, at - 1):at] + around[at + 1:at + 2] + [sentence]
-    hidden = set(tokenize(sentence[span[0]:span[1]])) if span else set()
-    concepts = _concepts(neighbours, asked_words | hidden)
+    # Any word near the answer that the student did not type may be the answer (the chosen
+    # sentence is a guess too): the guiding words are the text's own forms of the words asked.
+    concepts = _locators(neighbours, asked_words)
     return Focus(key, task, kind, sentence, span, content[i][0], concepts)
 
 
@@ -258,20 +261,17 @@ def _main_new_word(sentence: str, asked: set[str]) -> tuple[int, int] | None:
     return best.start(), best.end()
 
 
-def _concepts(sentences: list[str], leave_out: set[str], most: int = 4) -> tuple[str, ...]:
+def _locators(sentences: list[str], asked: set[str], most: int = 4) -> tuple[str, ...]:
+    """Words of ``sentences`` that say what was asked, as the text writes them: the student
+    finds the place by them."""
     out: list[str] = []
     for sentence in sentences:
-        taken = 0
         for word in re.findall(r"[^\W\d_]{4,}", sentence):
             stems = set(tokenize(word))
-            if not stems or stems & leave_out or word.lower() in out:
-                continue
-            out.append(word.lower())
-            taken += 1
-            if taken == 2 or len(out) == most:
-                break
-        if len(out) == most:
-            break
+            if stems and stems <= asked and word.lower() not in out:
+                out.append(word.lower())
+                if len(out) == most:
+                    return tuple(out)
     return tuple(out)
 
 
