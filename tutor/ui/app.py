@@ -19,6 +19,31 @@ from tutor.ui.teacher import build_teacher
 log = logging.getLogger(__name__)
 UI_LANGS = [("қазақша", "kk"), ("русский", "ru"), ("English", "en")]
 
+# Gradio's own texts (the drop zone, "or", "Uploading...") follow the browser's locale, which
+# on a school PC is rarely the language chosen in the app. The page switches Gradio's locale
+# with the app's language; Gradio has no Kazakh, so its visible texts get one here.
+GRADIO_KK = {
+    "upload_text": {"click_to_upload": "Жүктеу үшін басыңыз", "drop_file": "Файлды осында сүйреңіз"},
+    "common": {"or": "немесе", "clear": "Тазарту", "download": "Жүктеп алу", "remove": "Өшіру",
+               "error": "Қате", "loading": "Жүктелуде", "empty": "Бос",
+               "built_with_gradio": "Gradio арқылы жасалған"},
+    "file": {"uploading": "Жүктелуде..."},
+    "errors": {"use_via_api": "API арқылы пайдалану", "use_via_api_or_mcp": "API немесе MCP арқылы"},
+    "dataframe": {"sort_column": "Бағанды сұрыптау", "sort_ascending": "Өсу ретімен",
+                  "sort_descending": "Кему ретімен"},
+}
+# Gradio's locale store is exported by its core module only; the module is already loaded, so
+# importing it again returns the same instance.
+SET_GRADIO_LOCALE = r"""
+async (lang) => {
+  try {
+    const core = performance.getEntriesByType("resource").map((e) => e.name)
+      .find((name) => /\/core-[^/]*\.js$/.test(name));
+    if (core) (await import(core)).changeLocale(lang);
+  } catch (err) { console.warn("Ustaz: could not set Gradio's language", err); }
+}
+"""
+
 
 def build_blocks(services: Services, default_lang: str = "kk") -> gr.Blocks:
     with gr.Blocks(title="Ustaz", analytics_enabled=False) as demo:
@@ -44,6 +69,8 @@ def build_blocks(services: Services, default_lang: str = "kk") -> gr.Blocks:
         ui_lang.change(relabel, [ui_lang],
                        [heading, ui_lang, tab_s, tab_t, tab_e, *out_s, *out_t, *out_e],
                        api_name="set_ui_language")
+        ui_lang.change(None, [ui_lang], None, js=SET_GRADIO_LOCALE)
+        demo.load(None, [ui_lang], None, js=SET_GRADIO_LOCALE)
     return demo
 
 
@@ -77,4 +104,5 @@ def launch(demo: gr.Blocks, settings, prevent_thread_lock: bool = False, quiet: 
     return demo.launch(server_name=settings.host, server_port=settings.port, share=False,
                        prevent_thread_lock=prevent_thread_lock, quiet=quiet, show_error=True,
                        max_file_size=f"{settings.max_upload_mb}mb", css=CSS,
-                       theme=theme(), footer_links=["api"], ssr_mode=False)
+                       theme=theme(), footer_links=["api"], ssr_mode=False,
+                       i18n=gr.I18n(kk=GRADIO_KK))

@@ -66,7 +66,10 @@ def build_student(services, ui_lang: gr.State | gr.Radio, default_lang: str = "k
                 final = answer
         history[-1] = {"role": "assistant", "content": answer_markdown(final, ui or final.lang)}
         meta = {"doc_keys": [c.doc_key for c in final.citations],
-                "subject": final.citations[0].subject if final.citations else ""}
+                "subject": final.citations[0].subject if final.citations else "",
+                "question": message,
+                "sources": [{"doc_key": c.doc_key, "title": c.title, "where": c.location()}
+                            for c in final.citations]}
         yield history, "", meta
 
     def clear_chat(sid):
@@ -74,14 +77,16 @@ def build_student(services, ui_lang: gr.State | gr.Radio, default_lang: str = "k
         return [], "", {}
 
     def on_like(data: gr.LikeData, sid, meta):
+        meta = meta or {}
         services.feedback(sid, 1 if data.liked else -1, "", meta.get("doc_keys", []),
-                          meta.get("subject", ""))
+                          meta.get("subject", ""), meta.get("question", ""), meta.get("sources", []))
 
     def on_comment(text, sid, meta, ui):
         if not (text or "").strip():
             return "", ""
-        services.feedback(sid, 0, text, (meta or {}).get("doc_keys", []),
-                          (meta or {}).get("subject", ""))
+        meta = meta or {}
+        services.feedback(sid, 0, text, meta.get("doc_keys", []), meta.get("subject", ""),
+                          meta.get("question", ""), meta.get("sources", []))
         return "", t(ui, "feedback_thanks")
 
     inputs = [question, chat, mode, answer_lang, session, ui_lang]
