@@ -708,3 +708,179 @@ def test_older_feedback_tables_gain_the_question_and_sources(tmp_path):
     new = store.feedback_items()[0]
     assert new["question"] == "Не?" and new["sources"][0]["title"] == "X"
     store.close()
+
+
+# ------------------------------------------------------------ every string in the chosen language
+KK_ONLY = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
+CYRILLIC = re.compile(r"[\u0400-\u04FF]")
+LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
+# Proper names, formats and codes that are the same in every language; the language names of the
+# language switches are written in their own language on purpose.
+ALLOWED = {"Ustaz", "PDF", "DOCX", "PPTX", "HTML", "Markdown", "markdown", "API", "MCP", "Gradio", "F1",
+           "IIN", "ЖСН", "ИИН", "AI", "қазақша", "русский", "English"}
+LABEL = "<div class='ustaz-label'>"
+# code, commands, paths, and «quoted» document titles and sections (data, not interface)
+COMMANDS = re.compile(r"«[^»]*»|`[^`]*`|\btutor [a-z -]+[a-z]|--\w+|\S*/\S*")
+
+
+class Page:
+    """The Blocks as one browser tab would hold them: each event's callback is run in process and
+    its outputs applied to the components' props, as the frontend applies them."""
+
+    def __init__(self, demo):
+        self.demo = demo
+        self.props = {c["id"]: {**c.get("props", {}), "_type": c["type"]} for c in demo.config["components"]}
+        self.values = {bid: getattr(block, "value", None) for bid, block in demo.blocks.items()}
+
+    def block(self, **match):
+        return next(bid for bid, p in self.props.items() if all(p.get(k) == v for k, v in match.items()))
+
+    def fire(self, *, api_name: str = "", trigger: tuple | None = None, inputs: dict | None = None):
+        inputs = inputs or {}
+        self.values.update(inputs)  # what the person typed or chose is what the page holds
+        fns = [f for f in self.demo.fns.values() if f.fn is not None and (
+            (api_name and f.api_name == api_name)
+            or (trigger and any(tuple(tg[:2]) == trigger for tg in f.targets)))]
+        assert fns, (api_name, trigger)
+        for f in fns:
+            args = [inputs.get(b._id, self.values.get(b._id)) for b in f.inputs]
+            result = f.fn(*args)
+            if hasattr(result, "__next__"):  # a streaming callback: its last output stands
+                *_, result = list(result)
+            if len(f.outputs) == 1:
+                result = [result]
+            for block, value in zip(f.outputs, result or [], strict=True):
+                self.apply(block._id, value)
+
+    def apply(self, bid, value):
+        if isinstance(value, dict) and value.get("__type__") == "update":
+            self.props.setdefault(bid, {}).update({k: v for k, v in value.items() if k != "__type__"})
+            if "value" in value:
+                self.values[bid] = value["value"]
+        elif not (hasattr(value, "__class__") and value.__class__.__name__ in ("Timer", "Group")):
+            self.values[bid] = value
+            self.props.setdefault(bid, {})["value"] = value
+
+    def strings(self):
+        """What a person reads: labels, info lines, placeholders, choices, buttons, Markdown, table
+        headers and the table cells that are the app's own words (codes rendered as names)."""
+        for bid, p in self.props.items():
+            kind = p.get("_type")
+            if p.get("visible") is False:
+                continue
+            for key in ("label", "info", "placeholder"):
+                if isinstance(p.get(key), str) and kind not in ("state", "chatbot"):
+                    yield kind, key, p[key]
+            for choice in p.get("choices") or []:
+                yield kind, "choice", choice[0] if isinstance(choice, list | tuple) else choice
+            value = p.get("value")
+            if kind in ("markdown", "button", "html") and isinstance(value, str):
+                yield kind, "value", value
+            if kind == "dataframe" and isinstance(value, dict):
+                headers = value.get("headers", [])
+                yield from ((kind, "header", h) for h in headers)
+                ours = {t(lg, h) for lg in ("kk", "ru", "en") for h in (
+                    "h_lang", "h_subject", "h_policy", "h_status", "h_rating", "h_category", "h_message")}
+                for row in value.get("data", []):
+                    for h, cell in zip(headers, row, strict=False):
+                        if h in ours and isinstance(cell, str):
+                            yield kind, h, cell
+            if kind == "chatbot" and isinstance(value, list):
+                for message in value:
+                    content = message.get("content") if isinstance(message, dict) else None
+                    if isinstance(content, str) and LABEL in content:
+                        yield kind, "footer", content[content.index(LABEL):]
+
+
+def foreign(text: str, lang: str) -> list[str]:
+    """Why ``text`` is not in ``lang``: letters of another language, or a word or phrase of
+    another language's phrasebook."""
+    import html as html_lib
+
+    plain = html_lib.unescape(re.sub(r"<[^>]+>", " ", text))
+    plain = COMMANDS.sub(" ", plain)
+    for word in ALLOWED:
+        plain = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", " ", plain)
+    problems = []
+    if lang != "kk" and KK_LETTERS_IN(plain):
+        problems.append(f"Kazakh letters in {lang}: {plain!r}")
+    if lang == "en" and CYRILLIC.search(plain):
+        problems.append(f"Cyrillic in en: {plain!r}")
+    if lang != "en":
+        words = [w for w in LATIN_WORD.findall(plain) if len(w) > 1]
+        if words:
+            problems.append(f"Latin words {words} in {lang}: {plain!r}")
+    return problems
+
+
+def KK_LETTERS_IN(text: str) -> bool:  # noqa: N802 - reads as the set it tests
+    return any(ch in KK_ONLY for ch in text)
+
+
+def other_phrases(lang: str) -> dict[str, str]:
+    """Each phrase of the other languages that differs from this language's phrase for the key."""
+    from tutor.i18n import phrasebook
+
+    own = phrasebook(lang)
+    out = {}
+    for other in {"kk", "ru", "en"} - {lang}:
+        for key, text in phrasebook(other).items():
+            if len(text) > 3 and text != own.get(key) and text not in own.values():
+                out[text] = f"{other}:{key}"
+    return out
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru", "en"])
+def test_every_component_of_every_tab_speaks_the_chosen_language(lang, services, tmp_path, monkeypatch):
+    import gradio as gr
+
+    import tutor.ui.evaluation as evaluation
+
+    monkeypatch.setattr(evaluation, "report_html", lambda folder=None: "")  # a generated artifact
+    demo = build_blocks(services, default_lang="kk" if lang != "kk" else "ru")
+    page = Page(demo)
+    ui_lang = page.block(_type="radio", label=t("kk" if lang != "kk" else "ru", "ui_language"))
+    start = page.values[ui_lang]
+
+    # A teacher at work in the starting language: logged in, a file uploaded, a document chosen,
+    # a delete waiting for confirmation, a student's answer and comment on screen.
+    services.tutor.ask(OFF_CORPUS_KK, "s1", lang="kk")
+    services.tutor.ask("хочу умереть", "s3", lang="ru")
+    services.feedback("s" * 32, 1, "ok", ["kk/biology-cell"], "biology", "Жасуша деген не?",
+                      [{"doc_key": "kk/biology-cell", "title": "Жасуша", "where": "Жасуша"}])
+    page.fire(api_name="ask", inputs={b._id: v for b, v in zip(
+        next(f for f in demo.fns.values() if f.api_name == "ask").inputs,
+        [PHOTOSYNTHESIS_KK, [], "explain", "auto", "s" * 32, start, []], strict=True)
+        if b.__class__.__name__ != "State" or v is not None})
+    password = page.block(_type="textbox", label=t(start, "teacher_password"))
+    page.fire(api_name="teacher_login", inputs={password: PASSWORD})
+    page.fire(api_name="teacher_views")
+    bad = tmp_path / "program.exe"
+    bad.write_bytes(b"MZ\x90\x00")
+    files = page.block(_type="file")
+    policy = page.block(_type="dropdown", label=t(start, "meta_policy"))
+    page.fire(api_name="teacher_upload", inputs={files: [str(md_file(tmp_path)), str(bad)],
+                                                 policy: "homework"})
+    pick = next(b._id for b in demo.blocks.values() if isinstance(b, gr.Textbox) and not b.visible)
+    page.fire(api_name="teacher_select", inputs={pick: "kk/biology-cell"})
+    page.fire(api_name="teacher_delete")
+
+    # ... then the interface language is switched.
+    page.fire(trigger=(ui_lang, "change"), inputs={ui_lang: lang})
+    phrases = other_phrases(lang)
+    problems, seen = [], 0
+    for kind, where, text in page.strings():
+        seen += 1
+        problems += [f"{kind}.{where}: {p}" for p in foreign(str(text), lang)]
+        if str(text).strip() in phrases and str(text).strip() not in ALLOWED:
+            problems.append(f"{kind}.{where}: {text!r} is {phrases[str(text).strip()]}")
+    assert seen > 100  # the walk reached the three tabs, the tables and the footers
+    assert not problems, "\n".join(problems)
+
+    # The refusals a teacher can meet, in the chosen language too.
+    for fire in (lambda: page.fire(api_name="teacher_upload", inputs={files: [str(bad)], policy: None}),
+                 lambda: page.fire(api_name="teacher_delete_confirm", inputs={
+                     b._id: "" for b in demo.blocks.values() if isinstance(b, gr.State)})):
+        with pytest.raises(gr.Error) as info:
+            fire()
+        assert not foreign(info.value.message, lang), info.value.message

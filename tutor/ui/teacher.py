@@ -218,15 +218,20 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
         services.rebuild(tok)
         return t(ui, "rebuilt"), tx.table("stats", services.stats(tok), ui)
 
-    def relang(tok, key, rows, fl, fs, ui):
-        """Tables and messages that hold data are re-rendered in the new interface language."""
-        selection = no_selection(ui)[1:]
-        if tok and key and services.active(tok):
+    def relang(tok, key, waiting, rows, fl, fs, ui):
+        """Tables are re-rendered in the new interface language; a pending delete question too,
+        and status lines of the old language are dropped."""
+        selection, question = no_selection(ui)[1:], ""
+        if tok and services.active(tok):
             try:
-                selection = show(tok, key, ui)[1:]
+                selection = show(tok, key, ui)[1:] if key else selection
+                if waiting:
+                    d = services.details(tok, waiting)
+                    question = t(ui, "confirm_delete", title=d["title"], doc=waiting, n=d["passages"])
             except UserError:
                 pass
-        return [tx.table("upload", rows or [], ui), *views(tok, fl, fs, ui), *selection]
+        return [tx.table("upload", rows or [], ui), *views(tok, fl, fs, ui), *selection, question,
+                "", "", ""]
 
     login_btn.click(do_login, [password, ui_lang], [token, login_msg, password, timer],
                     api_name="teacher_login").then(
@@ -260,8 +265,9 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
                       api_name="teacher_rebuild")
     for box in (unanswered_box, feedback_box, stats_box):
         box.expand(views, [token, f_lang, f_subject, ui_lang], view_outputs, api_visibility="private")
-    ui_lang.change(relang, [token, selected, upload_rows, f_lang, f_subject, ui_lang],
-                   [upload_result, *view_outputs, *selection_outputs[1:]], api_visibility="private")
+    ui_lang.change(relang, [token, selected, pending, upload_rows, f_lang, f_subject, ui_lang],
+                   [upload_result, *view_outputs, *selection_outputs[1:], confirm_md, login_msg,
+                    upload_msg, action_msg], api_visibility="private")
 
     relabels = [
         (password, lambda lg: gr.update(label=t(lg, "teacher_password"))),
