@@ -340,10 +340,10 @@ def test_upload_without_a_policy_is_refused_and_says_so(app):
     teacher = app.client()
     login(teacher, "ru")
     # (the browser sends no value for a dropdown left unchosen)
-    message = refused(upload, teacher, md_file(app.tmp), policy=None, ui="ru")
-    assert message == t("ru", "policy_required")
-    assert refused(teacher.predict, [], "", "", "", "homework", "", "", "en",
-                   api_name="/teacher_upload") == t("en", "no_files")
+    result, note, *_ = upload(teacher, md_file(app.tmp), policy=None, ui="ru")
+    assert note == t("ru", "policy_required")
+    result, note, *_ = teacher.predict([], "", "", "", "homework", "", "", "en", api_name="/teacher_upload")
+    assert note == t("en", "no_files")
     assert app.store.get_document("upload/water-cycle.md") is None  # nothing went in as "reference"
 
 
@@ -368,10 +368,11 @@ def test_delete_says_what_will_go_and_waits_for_confirmation(app):
     key = "kk/biology-photosynthesis"
     doc = app.store.get_document(key)
     n = len(app.store.chunks_of(key))
-    assert refused(teacher.predict, "en", api_name="/teacher_delete") == t("en", "choose_first")
+    assert teacher.predict("en", api_name="/teacher_delete")[1] == t("en", "choose_first")
 
     teacher.predict(key, "en", api_name="/teacher_select")
-    question = teacher.predict("en", api_name="/teacher_delete")
+    question, note = teacher.predict("en", api_name="/teacher_delete")
+    assert note == ""
     assert question == t("en", "confirm_delete", title=doc.title, doc=key, n=n)
     assert doc.title in question and str(n) in question
     assert app.store.get_document(key) is not None  # asking deletes nothing
@@ -382,8 +383,7 @@ def test_delete_says_what_will_go_and_waits_for_confirmation(app):
     assert app.store.get_document(key) is None and key not in doc_keys(listed)
     assert confirm == "" and chosen == t("en", "select_hint")  # nothing stays chosen
     # a second confirmation has nothing pending
-    assert refused(teacher.predict, "", "", "en",
-                   api_name="/teacher_delete_confirm") == t("en", "choose_first")
+    assert teacher.predict("", "", "en", api_name="/teacher_delete_confirm")[1] == t("en", "choose_first")
 
 
 def cleared_view(outputs, ui: str, message_key: str, **params) -> None:
@@ -878,9 +878,10 @@ def test_every_component_of_every_tab_speaks_the_chosen_language(lang, services,
     assert not problems, "\n".join(problems)
 
     # The refusals a teacher can meet, in the chosen language too.
-    for fire in (lambda: page.fire(api_name="teacher_upload", inputs={files: [str(bad)], policy: None}),
-                 lambda: page.fire(api_name="teacher_delete_confirm", inputs={
-                     b._id: "" for b in demo.blocks.values() if isinstance(b, gr.State)})):
-        with pytest.raises(gr.Error) as info:
-            fire()
-        assert not foreign(info.value.message, lang), info.value.message
+    with pytest.warns(UserWarning):  # gr.Warning, outside a request
+        page.fire(api_name="teacher_upload", inputs={files: [str(bad)], policy: None})
+    assert page.values[page.block(_type="markdown", value=t(lang, "policy_required"))]
+    page.fire(api_name="teacher_logout")
+    with pytest.raises(gr.Error) as info:
+        page.fire(api_name="teacher_delete_confirm")
+    assert info.value.message == t(lang, "not_logged_in")

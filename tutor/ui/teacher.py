@@ -12,13 +12,16 @@ import gradio as gr
 
 from tutor.i18n import t
 from tutor.ui import teacher_text as tx
+from tutor.ui.render import SET_GRADIO_LOCALE
 from tutor.ui.services import NotAllowed, UserError
 
 SESSION_POLL_S = 30  # how often an open tab checks that its login still holds
 
 
-def _guard(fn, ui_at: int = -1):
-    """Turn the services' refusals into a toast in the teacher's language."""
+def _guard(fn, n_outputs: int, say: int, ui_at: int = -1):
+    """Refusals in the teacher's language. Without a login the event fails; a request that
+    cannot be done as asked says why in its status line (output ``say``) and a toast, and
+    leaves the form as it was, so the teacher can fix one field instead of starting over."""
     @functools.wraps(fn)
     def wrapped(*args):
         ui = args[ui_at] if args else "en"
@@ -27,9 +30,11 @@ def _guard(fn, ui_at: int = -1):
         except NotAllowed:
             raise gr.Error(t(ui, "not_logged_in")) from None
         except UserError as exc:
-            raise gr.Error(t(ui, exc.key, **exc.params)) from None
+            message = t(ui, exc.key, **exc.params)
         except (KeyError, ValueError) as exc:
-            raise gr.Error(str(exc)) from None
+            message = str(exc)
+        gr.Warning(message)
+        return [message if i == say else gr.skip() for i in range(n_outputs)]
     return wrapped
 
 
@@ -49,15 +54,17 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
     login_msg = gr.Markdown("")
 
     with gr.Accordion(t(L, "upload"), open=True) as upload_box:
-        files = gr.File(file_count="multiple", label=t(L, "upload"), height=150,
+        # no label of its own: the accordion above says it, and the badge covered the drop icon
+        files = gr.File(file_count="multiple", label=t(L, "upload"), show_label=False, height=150,
                         file_types=[".pdf", ".docx", ".pptx", ".html", ".htm", ".md", ".txt"])
         with gr.Row():
             subject = gr.Dropdown(tx.subject_choices(L), value="", label=t(L, "meta_subject"),
-                                  min_width=150)
+                                  min_width=190)
             grade = gr.Dropdown(tx.grade_choices(L), value="", label=t(L, "meta_grade"), min_width=110)
-            lang = gr.Dropdown(tx.lang_choices(L), value="", label=t(L, "meta_lang"), min_width=150)
+            lang = gr.Dropdown(tx.lang_choices(L), value="", label=t(L, "meta_lang"), min_width=190)
+            # wide: the choices say what each policy does ("homework: hints only")
             policy = gr.Dropdown(tx.policy_choices(L), value=default_policy, label=t(L, "meta_policy"),
-                                 info=t(L, "meta_policy_info"), min_width=200)
+                                 info=t(L, "meta_policy_info"), min_width=340, scale=2)
         upload_btn = gr.Button(t(L, "upload_button"), variant="primary")
         upload_msg = gr.Markdown("")
         upload_result = gr.Dataframe(tx.table("upload", [], L), interactive=False, wrap=True,
@@ -66,25 +73,25 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
     with gr.Accordion(t(L, "documents"), open=True) as docs_box:
         with gr.Row(equal_height=True):
             f_lang = gr.Dropdown(tx.lang_choices(L, "all"), value="", label=t(L, "filter_lang"),
-                                 min_width=140)
+                                 min_width=160)
             f_subject = gr.Dropdown(tx.subject_choices(L, "all"), value="", label=t(L, "filter_subject"),
-                                    min_width=150)
+                                    min_width=190)
             refresh = gr.Button(t(L, "refresh"), min_width=100)
         # Fixed shares: left to itself the table gave id and title the whole width at 1024px
         # and pushed language, subject and policy out of sight.
         docs = gr.Dataframe(tx.table("documents", [], L), interactive=False, wrap=True,
-                            column_widths=["22%", "22%", "8%", "11%", "6%", "10%", "6%", "7%", "8%"],
+                            column_widths=["19%", "19%", "10%", "12%", "7%", "12%", "8%", "13%"],
                             elem_classes=["ustaz-table", "ustaz-docs"])
         selected_md = gr.Markdown(t(L, "select_hint"))
         pick = gr.Textbox(visible=False)
         with gr.Row():
             e_title = gr.Textbox(label=t(L, "meta_title"), min_width=200, scale=2)
             e_subject = gr.Dropdown(tx.subject_choices(L), value="", label=t(L, "meta_subject"),
-                                    min_width=150)
+                                    min_width=190)
             e_grade = gr.Dropdown(tx.grade_choices(L), value="", label=t(L, "meta_grade"), min_width=110)
-            e_lang = gr.Dropdown(tx.lang_choices(L), value="", label=t(L, "filter_lang"), min_width=140)
+            e_lang = gr.Dropdown(tx.lang_choices(L), value="", label=t(L, "filter_lang"), min_width=190)
             e_policy = gr.Dropdown(tx.policy_choices(L), value=None, label=t(L, "meta_policy"),
-                                   min_width=200)
+                                   min_width=340, scale=2)
         with gr.Row():
             save_btn = gr.Button(t(L, "save_meta"), min_width=120)
             delete_btn = gr.Button(t(L, "delete"), variant="stop", min_width=120)
@@ -199,7 +206,7 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
             raise UserError("choose_first")
         d = services.details(tok, key)
         return (key, gr.Group(visible=True),
-                t(ui, "confirm_delete", title=d["title"], doc=key, n=d["passages"]))
+                t(ui, "confirm_delete", title=d["title"], doc=key, n=d["passages"]), "")
 
     def confirm_delete(tok, key, filter_lang, filter_subject, ui):
         services.require(tok)
@@ -238,33 +245,40 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
         views, [token, f_lang, f_subject, ui_lang], view_outputs, api_name="teacher_views")
     logout_btn.click(do_logout, [token, ui_lang], clear_outputs, api_name="teacher_logout")
     timer.tick(check_session, [token, ui_lang], clear_outputs, api_name="teacher_session")
-    upload_btn.click(_guard(do_upload), [token, files, subject, grade, lang, policy, f_lang, f_subject,
-                                         ui_lang],
-                     [upload_rows, upload_result, upload_msg, docs, *form_outputs],
-                     api_name="teacher_upload")
+    upload_outputs = [upload_rows, upload_result, upload_msg, docs, *form_outputs]
+    upload_btn.click(_guard(do_upload, len(upload_outputs), 2),
+                     [token, files, subject, grade, lang, policy, f_lang, f_subject, ui_lang],
+                     upload_outputs, api_name="teacher_upload")
     for trigger in (refresh.click, f_lang.input, f_subject.input):
-        trigger(_guard(do_documents), [token, f_lang, f_subject, ui_lang], [docs],
+        trigger(_guard(do_documents, 1, 0), [token, f_lang, f_subject, ui_lang], [docs],
                 api_name="teacher_documents" if trigger == refresh.click else None,
                 api_visibility="public" if trigger == refresh.click else "private")
-    docs.select(_guard(select_row, ui_at=1), [token, ui_lang], selection_outputs + confirm_outputs,
+    chosen_outputs = selection_outputs + confirm_outputs
+    docs.select(_guard(select_row, len(chosen_outputs), 1, ui_at=1), [token, ui_lang], chosen_outputs,
                 api_visibility="private")
     # The same as a click on a row, by document id, for scripts and tests.
-    pick.change(_guard(do_select), [token, pick, ui_lang], selection_outputs + confirm_outputs,
+    pick.change(_guard(do_select, len(chosen_outputs), 1), [token, pick, ui_lang], chosen_outputs,
                 api_name="teacher_select")
-    save_btn.click(_guard(do_save), [token, selected, e_title, e_subject, e_grade, e_lang, e_policy,
-                                     f_lang, f_subject, ui_lang],
+    save_btn.click(_guard(do_save, 3, 1), [token, selected, e_title, e_subject, e_grade, e_lang,
+                                           e_policy, f_lang, f_subject, ui_lang],
                    [docs, action_msg, selected_md], api_name="teacher_edit")
-    delete_btn.click(_guard(ask_delete), [token, selected, ui_lang], confirm_outputs,
-                     api_name="teacher_delete")
-    confirm_yes.click(_guard(confirm_delete), [token, pending, f_lang, f_subject, ui_lang],
-                      [docs, action_msg, *confirm_outputs, *selection_outputs],
+    delete_btn.click(_guard(ask_delete, 4, 3), [token, selected, ui_lang],
+                     [*confirm_outputs, action_msg], api_name="teacher_delete")
+    deleted_outputs = [docs, action_msg, *confirm_outputs, *selection_outputs]
+    confirm_yes.click(_guard(confirm_delete, len(deleted_outputs), 1),
+                      [token, pending, f_lang, f_subject, ui_lang], deleted_outputs,
                       api_name="teacher_delete_confirm")
     confirm_no.click(cancel_delete, [ui_lang], [*confirm_outputs, action_msg],
                      api_visibility="private")
-    rebuild_btn.click(_guard(do_rebuild), [token, ui_lang], [action_msg, stats],
+    rebuild_btn.click(_guard(do_rebuild, 2, 0), [token, ui_lang], [action_msg, stats],
                       api_name="teacher_rebuild")
     for box in (unanswered_box, feedback_box, stats_box):
         box.expand(views, [token, f_lang, f_subject, ui_lang], view_outputs, api_visibility="private")
+    # Gradio draws the drop zone's words once, in the locale of that moment: after the locale
+    # follows the new language, the drop zone is drawn again.
+    ui_lang.change(None, [ui_lang], None, js=SET_GRADIO_LOCALE).then(
+        lambda: gr.File(visible=False), None, [files], api_visibility="private").then(
+        lambda: gr.File(visible=True), None, [files], api_visibility="private")
     ui_lang.change(relang, [token, selected, pending, upload_rows, f_lang, f_subject, ui_lang],
                    [upload_result, *view_outputs, *selection_outputs[1:], confirm_md, login_msg,
                     upload_msg, action_msg], api_visibility="private")

@@ -17,7 +17,7 @@ GRADES = [str(g) for g in range(1, 13)]
 HEADERS = {
     "upload": ("h_file", "h_status", "h_document", "h_passages", "h_message"),
     "documents": ("h_id", "h_title", "h_lang", "h_subject", "h_grade", "h_policy", "h_version",
-                  "h_passages", "h_format"),
+                  "h_passages"),
     "chunks": ("#", "h_where", "h_text"),
     "unanswered": ("h_question", "h_lang", "h_asked", "h_last"),
     "feedback": ("h_time", "h_rating", "h_comment", "h_question", "h_sources", "h_documents"),
@@ -64,7 +64,7 @@ def lang_choices(ui: str, empty: str = "not_set") -> list[tuple[str, str]]:
 
 
 def grade_choices(ui: str) -> list[tuple[str, str]]:
-    return [(t(ui, "not_set"), ""), *((g, g) for g in GRADES)]
+    return [("—", ""), *((g, g) for g in GRADES)]  # narrow: "not set" would not fit
 
 
 def policy_choices(ui: str) -> list[tuple[str, str]]:
@@ -94,9 +94,9 @@ def _cells(kind: str, row, ui: str) -> list:
         name, status, key, n, msg = row
         return [name, t(ui, "status_" + status), key, n, message(ui, msg)]
     if kind == "documents":
-        key, title, lang, subject, grade, policy, version, n, fmt = row
+        key, title, lang, subject, grade, policy, version, n, _format = row
         return [key, title, lang_name(ui, lang), subject_name(ui, subject), grade,
-                policy_name(ui, policy), version, n, fmt]
+                policy_name(ui, policy), version, n]
     if kind == "unanswered":
         q, lang, asked, last = row
         return [q, lang_name(ui, lang), asked, last]
