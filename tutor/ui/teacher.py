@@ -61,7 +61,8 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
             subject = gr.Dropdown(tx.subject_choices(L), value="", label=t(L, "meta_subject"),
                                   min_width=190)
             grade = gr.Dropdown(tx.grade_choices(L), value="", label=t(L, "meta_grade"), min_width=110)
-            lang = gr.Dropdown(tx.lang_choices(L), value="", label=t(L, "meta_lang"), min_width=190)
+            lang = gr.Dropdown(tx.lang_choices(L, "detect"), value="", label=t(L, "meta_lang"),
+                               min_width=190)
             # wide: the choices say what each policy does ("homework: hints only")
             policy = gr.Dropdown(tx.policy_choices(L), value=default_policy, label=t(L, "meta_policy"),
                                  info=t(L, "meta_policy_info"), min_width=340, scale=2)
@@ -244,7 +245,9 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
                     api_name="teacher_login").then(
         views, [token, f_lang, f_subject, ui_lang], view_outputs, api_name="teacher_views")
     logout_btn.click(do_logout, [token, ui_lang], clear_outputs, api_name="teacher_logout")
-    timer.tick(check_session, [token, ui_lang], clear_outputs, api_name="teacher_session")
+    # the check is cheap: it neither waits behind students' answers nor flashes the tables
+    timer.tick(check_session, [token, ui_lang], clear_outputs, api_name="teacher_session",
+               concurrency_limit=None, show_progress="hidden")
     upload_outputs = [upload_rows, upload_result, upload_msg, docs, *form_outputs]
     upload_btn.click(_guard(do_upload, len(upload_outputs), 2),
                      [token, files, subject, grade, lang, policy, f_lang, f_subject, ui_lang],
@@ -291,7 +294,7 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
         (files, lambda lg: gr.update(label=t(lg, "upload"))),
         (subject, lambda lg: gr.update(label=t(lg, "meta_subject"), choices=tx.subject_choices(lg))),
         (grade, lambda lg: gr.update(label=t(lg, "meta_grade"), choices=tx.grade_choices(lg))),
-        (lang, lambda lg: gr.update(label=t(lg, "meta_lang"), choices=tx.lang_choices(lg))),
+        (lang, lambda lg: gr.update(label=t(lg, "meta_lang"), choices=tx.lang_choices(lg, "detect"))),
         (policy, lambda lg: gr.update(label=t(lg, "meta_policy"), info=t(lg, "meta_policy_info"),
                                       choices=tx.policy_choices(lg))),
         (upload_btn, lambda lg: gr.update(value=t(lg, "upload_button"))),
