@@ -713,6 +713,7 @@ def test_older_feedback_tables_gain_the_question_and_sources(tmp_path):
 # ------------------------------------------------------------ every string in the chosen language
 KK_ONLY = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 CYRILLIC = re.compile(r"[\u0400-\u04FF]")
+WORD = re.compile(r"[^\W\d_]+")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
 # Proper names, formats and codes that are the same in every language; the language names of the
 # language switches are written in their own language on purpose.
@@ -792,13 +793,17 @@ class Page:
                         yield kind, "footer", content[content.index(LABEL):]
 
 
+def readable(text: str) -> str:
+    """The words a person reads as interface: no markup, code, commands or «quoted» data."""
+    import html as html_lib
+
+    return COMMANDS.sub(" ", html_lib.unescape(re.sub(r"<[^>]+>", " ", text)))
+
+
 def foreign(text: str, lang: str) -> list[str]:
     """Why ``text`` is not in ``lang``: letters of another language, or a word or phrase of
     another language's phrasebook."""
-    import html as html_lib
-
-    plain = html_lib.unescape(re.sub(r"<[^>]+>", " ", text))
-    plain = COMMANDS.sub(" ", plain)
+    plain = readable(text)
     for word in ALLOWED:
         plain = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", " ", plain)
     problems = []
@@ -815,6 +820,19 @@ def foreign(text: str, lang: str) -> list[str]:
 
 def KK_LETTERS_IN(text: str) -> bool:  # noqa: N802 - reads as the set it tests
     return any(ch in KK_ONLY for ch in text)
+
+
+def other_words(lang: str) -> set[str]:
+    """Words that only the other languages' phrasebooks use (a Kazakh «Сынып» has no Kazakh-only
+    letter, yet is no Russian word)."""
+    from tutor.i18n import phrasebook
+
+    def words(book):
+        return {w.casefold() for text in book.values() for w in WORD.findall(text)}
+
+    own = words(phrasebook(lang))
+    return {w for other in {"kk", "ru", "en"} - {lang} for w in words(phrasebook(other)) - own
+            if len(w) >= 4}
 
 
 def other_phrases(lang: str) -> dict[str, str]:
@@ -867,11 +885,14 @@ def test_every_component_of_every_tab_speaks_the_chosen_language(lang, services,
 
     # ... then the interface language is switched.
     page.fire(trigger=(ui_lang, "change"), inputs={ui_lang: lang})
-    phrases = other_phrases(lang)
+    phrases, words = other_phrases(lang), other_words(lang)
     problems, seen = [], 0
     for kind, where, text in page.strings():
         seen += 1
         problems += [f"{kind}.{where}: {p}" for p in foreign(str(text), lang)]
+        strange = {w for w in WORD.findall(readable(str(text))) if w.casefold() in words} - ALLOWED
+        if strange:
+            problems.append(f"{kind}.{where}: words of another language {sorted(strange)} in {text!r}")
         if str(text).strip() in phrases and str(text).strip() not in ALLOWED:
             problems.append(f"{kind}.{where}: {text!r} is {phrases[str(text).strip()]}")
     assert seen > 100  # the walk reached the three tabs, the tables and the footers
