@@ -158,7 +158,8 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
                 *fresh_form(), *views("", "", "", ui), *no_selection(ui), *hide_confirm(), ""]
 
     # ---------------------------------------------------------------- actions
-    def do_login(password, ui):
+    def do_login(password, ui, old):
+        services.logout(old)  # a second login in the same tab leaves no older token alive
         tok, msg = services.login(password, ui)
         return tok, msg, "", gr.Timer(active=bool(tok))
 
@@ -241,7 +242,7 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
         return [tx.table("upload", rows or [], ui), *views(tok, fl, fs, ui), *selection, question,
                 "", "", ""]
 
-    login_btn.click(do_login, [password, ui_lang], [token, login_msg, password, timer],
+    login_btn.click(do_login, [password, ui_lang, token], [token, login_msg, password, timer],
                     api_name="teacher_login").then(
         views, [token, f_lang, f_subject, ui_lang], view_outputs, api_name="teacher_views")
     logout_btn.click(do_logout, [token, ui_lang], clear_outputs, api_name="teacher_logout")
