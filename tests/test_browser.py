@@ -187,12 +187,20 @@ def test_teacher_logs_in_uploads_and_sees_the_file(open_page, app, tmp_path):  #
 
     page.locator("input[type=file]").first.set_input_files(str(upload))
     page.get_by_text("su-ailanymy.md").first.wait_for()  # the file is attached
+    # No policy chosen: refused with a message, nothing goes in as "reference".
+    page.get_by_role("button", name=t("kk", "upload_button"), exact=True).click()
+    page.get_by_text(t("kk", "policy_required")).first.wait_for()
+    assert app.store.get_document("upload/su-ailanymy.md") is None
+    choose(page, t("kk", "meta_policy"), t("kk", "policy_homework"))
     page.get_by_role("button", name=t("kk", "upload_button"), exact=True).click()
     visible_text(page, "upload/su-ailanymy.md").first.wait_for()
     deadline = time.monotonic() + 10
     while app.store.get_document("upload/su-ailanymy.md") is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert app.store.get_document("upload/su-ailanymy.md") is not None
+    assert app.store.get_document("upload/su-ailanymy.md").policy == "homework"
+    # the form is reset for the next file
+    page.get_by_text(t("kk", "uploaded", n=1)).wait_for()
+    assert page.get_by_label(t("kk", "meta_policy"), exact=True).first.input_value() == ""
     listed = visible_text(page, "upload/su-ailanymy.md").nth(1)  # in the result and in the list
     listed.wait_for()
     listed.scroll_into_view_if_needed()
@@ -203,5 +211,146 @@ def test_teacher_tab_refuses_without_login(open_page, app):  # noqa: F811
     page = open_page(DESKTOP)
     page.get_by_role("tab", name=t("kk", "tab_teacher")).click()
     page.get_by_role("button", name=t("kk", "refresh"), exact=True).click()
-    page.get_by_text(t("en", "not_logged_in")).first.wait_for()
+    page.get_by_text(t("kk", "not_logged_in")).first.wait_for()
     assert visible_text(page, "/ai-literacy-").count() == 0
+
+
+# ------------------------------------------------------------------------- teacher tab layout
+def choose(page, label: str, option: str, nth: int = 0) -> None:
+    page.get_by_label(label, exact=True).nth(nth).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def log_in(page, lang: str = "kk") -> None:
+    page.get_by_role("tab", name=t(lang, "tab_teacher")).click()
+    page.get_by_label(t(lang, "teacher_password")).fill(PASSWORD)
+    page.get_by_role("button", name=t(lang, "login"), exact=True).click()
+    page.get_by_text(t(lang, "login_ok")).wait_for()
+    visible_text(page, "/ai-literacy-").first.wait_for()
+
+
+LAYOUT_PROBLEMS = """(viewport) => {
+  // (Gradio keeps hidden copies of tabs and cells for measuring: aria-hidden, not seen)
+  const shown = (e) => { const r = e.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && e.checkVisibility({visibilityProperty: true})
+      && !e.closest("[aria-hidden=true]"); };
+  // inside a box that scrolls or clips on its own (a wide table), an element may be wider
+  const inScroller = (e) => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+    const o = getComputedStyle(a).overflowX; if (o === "auto" || o === "scroll") return true; } return false; };
+  const name = (e) => `${e.tagName.toLowerCase()} "${
+    (e.innerText || e.value || e.getAttribute("aria-label") || "").trim().slice(0, 40)}"`;
+  const problems = [];
+  const controls = [...document.querySelectorAll("button, input, textarea, select, label, h1, h2, h3, p, table")]
+    .filter(shown).filter((e) => !inScroller(e));
+  for (const e of controls) {
+    const r = e.getBoundingClientRect();
+    if (r.left < -1 || r.right > viewport + 1)
+      problems.push(`${name(e)} runs off the screen (${Math.round(r.left)}..${Math.round(r.right)})`);
+  }
+  // a button's words must lie inside it (a rotated arrow icon may poke out of its box)
+  for (const b of [...document.querySelectorAll("button")].filter(shown)) {
+    const box = b.getBoundingClientRect();
+    const walker = document.createTreeWalker(b, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (!n.textContent.trim() || getComputedStyle(n.parentElement).transform !== "none") continue;
+      const range = document.createRange(); range.selectNodeContents(n);
+      const r = range.getBoundingClientRect();
+      if (r.width && (r.left < box.left - 1 || r.right > box.right + 1 || r.bottom > box.bottom + 1))
+        problems.push(`${name(b)} cuts its text`);
+    }
+  }
+  // a dropdown shows its whole choice (the choices are our words, not user data)
+  for (const i of [...document.querySelectorAll("input[role=combobox]")].filter(shown)) {
+    if (i.scrollWidth > i.clientWidth + 1) problems.push(`${name(i)} cuts its value`);
+  }
+  const boxes = [...document.querySelectorAll("button, input[type=text], input[type=password], textarea")]
+    .filter(shown).filter((e) => !e.closest("[role=listbox]")).map((e) => [e, e.getBoundingClientRect()]);
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const [a, ra] = boxes[i], [b, rb] = boxes[j];
+    if (a.contains(b) || b.contains(a)) continue;
+    const w = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+    const h = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+    if (w > 2 && h > 2) problems.push(`${name(a)} overlaps ${name(b)}`);
+  }
+  if (document.documentElement.scrollWidth > viewport + 1)
+    problems.push(`the page scrolls sideways: ${document.documentElement.scrollWidth}px wide`);
+  return problems;
+}"""
+
+
+def assert_fits(page, viewport: dict) -> None:
+    problems = page.evaluate(LAYOUT_PROBLEMS, viewport["width"])
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1024x768", "phone-390x844"])
+def test_teacher_tab_fits_and_manages_documents_by_clicking_rows(open_page, app, viewport):  # noqa: F811
+    size = f"{viewport['width']}x{viewport['height']}"
+    page = open_page(viewport)
+    log_in(page)
+    assert_fits(page, viewport)
+    shot(page, f"teacher-logged-in-{size}")
+
+    # A click on a row chooses the document and loads its details for editing.
+    choose(page, t("kk", "filter_lang"), t("kk", "doclang_kk"))
+    choose(page, t("kk", "filter_subject"), t("kk", "subj_biology"), nth=1)  # (0: the upload form's)
+    visible_text(page, "kk/biology-cell").first.click()
+    title = page.get_by_label(t("kk", "meta_title"), exact=True)
+    page.wait_for_function("(el) => el.value === 'Жасуша'", arg=title.element_handle())
+    n = len(app.store.chunks_of("kk/biology-cell"))
+    page.get_by_text(t("kk", "selected_doc", title="Жасуша", doc="kk/biology-cell", n=n)).wait_for()
+    edit_policy = page.get_by_label(t("kk", "meta_policy"), exact=True).nth(1)
+    assert edit_policy.input_value() == t("kk", "policy_reference")
+
+    # Delete asks first and names what will go.
+    page.get_by_role("button", name=t("kk", "delete"), exact=True).click()
+    question = page.get_by_text(t("kk", "confirm_delete", title="Жасуша", doc="kk/biology-cell", n=n))
+    question.wait_for()
+    question.scroll_into_view_if_needed()
+    assert_fits(page, viewport)
+    shot(page, f"teacher-delete-confirm-{size}")
+    assert app.store.get_document("kk/biology-cell") is not None
+    page.get_by_role("button", name=t("kk", "cancel"), exact=True).click()
+    page.get_by_text(t("kk", "cancelled")).wait_for()
+    assert app.store.get_document("kk/biology-cell") is not None
+
+    # Logout leaves nothing of it on screen.
+    page.get_by_role("button", name=t("kk", "logout"), exact=True).click()
+    page.get_by_text(t("kk", "logged_out")).wait_for()
+    page.wait_for_function("() => !document.body.innerText.includes('kk/biology-cell')")
+    assert title.input_value() == ""
+    assert visible_text(page, "Жасуша").count() == 0
+    page.evaluate("window.scrollTo(0, 0)")
+    shot(page, f"teacher-logged-out-{size}")
+
+
+def test_teacher_tab_follows_the_interface_language_with_gradio_texts(open_page):
+    page = open_page(DESKTOP)
+    page.get_by_role("tab", name=t("kk", "tab_teacher")).click()
+    drop = page.locator("input[type=file]").first.locator("xpath=..")
+    # Gradio's own drop-zone words follow the app's language, not the browser's
+    page.get_by_text("Файлды осында сүйреңіз").first.wait_for()
+    for lang, name, drop_text in (("ru", "русский", "Перетащите файл сюда"),
+                                  ("en", "English", "Drop File Here")):
+        page.get_by_label(name, exact=True).first.check()
+        page.get_by_role("tab", name=t(lang, "tab_teacher")).wait_for()
+        page.get_by_text(drop_text).first.wait_for()
+        page.get_by_label(t(lang, "meta_policy"), exact=True).first.wait_for()
+        page.get_by_text(t(lang, "meta_policy_info")).first.wait_for()
+        assert drop.is_visible()
+        assert_fits(page, DESKTOP)  # the other languages' words fit too
+    log_in(page, "en")
+    visible_text(page, t("en", "doclang_kk")).first.wait_for()  # cells say names, not codes
+    visible_text(page, t("en", "pol_reference")).first.wait_for()
+    assert_fits(page, DESKTOP)
+    shot(page, "teacher-english-1024x768")
+
+
+def test_teacher_tab_in_russian_on_a_phone(open_page):
+    page = open_page(PHONE)
+    page.get_by_label("русский", exact=True).first.check()
+    page.get_by_role("tab", name=t("ru", "tab_teacher")).click()
+    page.get_by_text("Перетащите файл сюда").first.wait_for()
+    log_in(page, "ru")
+    assert_fits(page, PHONE)
+    shot(page, "teacher-ru-phone-390x844")

@@ -9,6 +9,7 @@ import json
 import math
 import re
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -22,8 +23,9 @@ from tutor.auth import TeacherAuth
 from tutor.i18n import t
 from tutor.retrieval.hybrid import query_coverage
 from tutor.tutor import Tutor
+from tutor.ui import teacher_text as tx
 from tutor.ui.app import build_blocks, launch
-from tutor.ui.services import NotAllowed, Services
+from tutor.ui.services import NotAllowed, Services, UserError
 
 PASSWORD = "a-strong-pass"
 PHOTOSYNTHESIS_KK = "Фотосинтез дегеніміз не?"
@@ -31,8 +33,9 @@ OFF_CORPUS_KK = "Мона Лизаны кім салған?"  # who painted the 
 CITE = "<details class='ustaz-cite'>"
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 STUDENT_ENDPOINTS = {"/ask", "/clear", "/feedback", "/set_ui_language", "/eval_report", "/new_session"}
-TEACHER_ENDPOINTS = {"/teacher_login", "/teacher_logout", "/teacher_upload", "/teacher_documents",
-                     "/teacher_preview", "/teacher_delete", "/teacher_edit", "/teacher_rebuild"}
+TEACHER_ENDPOINTS = {"/teacher_login", "/teacher_logout", "/teacher_session", "/teacher_views",
+                     "/teacher_upload", "/teacher_documents", "/teacher_select", "/teacher_edit",
+                     "/teacher_delete", "/teacher_delete_confirm", "/teacher_rebuild"}
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -201,7 +204,7 @@ def test_interface_language_switches_labels(app):
 
 
 @pytest.mark.integration  # launches the server
-def test_feedback_reaches_teacher_without_identity(app):
+def test_feedback_reaches_teacher_with_question_and_sources_without_identity(app):
     client = app.client()
     ask(client, PHOTOSYNTHESIS_KK)
     assert client.predict("   ", "kk", api_name="/feedback") == ("", "")  # empty: nothing stored
@@ -212,75 +215,113 @@ def test_feedback_reaches_teacher_without_identity(app):
     assert box == "" and note == t("kk", "feedback_thanks")
 
     token, _ = app.services.login(PASSWORD)
-    (subject, up, down, comments), = app.services.feedback_summary(token)
-    assert subject == "biology"  # tied to the answer's source, for the teacher's overview
-    assert "Жақсы түсіндірді" in comments and "[phone]" in comments and "701" not in comments
-    row = dict(app.store.query("SELECT * FROM feedback")[0])
-    assert SESSION_ID.match(row["session"]) and "kk/biology-photosynthesis" in row["doc_keys"]
+    item, = app.services.feedback_items(token)
+    assert item["question"] == PHOTOSYNTHESIS_KK  # what the comment is about
+    assert "kk/biology-photosynthesis" in item["doc_keys"]
+    assert any(s["doc_key"] == "kk/biology-photosynthesis" and s["title"] for s in item["sources"])
+    assert "Жақсы түсіндірді" in item["comment"] and "[phone]" in item["comment"]
+    assert "701" not in json.dumps(item, ensure_ascii=False)
+    assert SESSION_ID.match(dict(app.store.query("SELECT * FROM feedback")[0])["session"])
+
+    # The teacher's table, in the teacher's language: when, rating, comment, question, sources, documents
+    teacher = app.client()
+    login(teacher, "ru")
+    feedback = teacher.predict("", "", "ru", api_name="/teacher_views")[2]
+    assert feedback["headers"] == [t("ru", h) for h in tx.HEADERS["feedback"]]
+    (when, rating, comment, question, sources, documents), = feedback["data"]
+    assert rating == t("ru", "rating_none") and question == PHOTOSYNTHESIS_KK
+    title = app.store.get_document("kk/biology-photosynthesis").title
+    assert title in sources and title in documents and "[phone]" in comment
 
 
 # ----------------------------------------------------------------------------- teacher
-def guarded_calls(client: Client, upload_path) -> dict:
+def guarded_calls(client: Client, upload_path, ui: str) -> dict:
     return {
-        "/teacher_documents": lambda: client.predict("", "", api_name="/teacher_documents"),
-        "/teacher_upload": lambda: client.predict([handle_file(str(upload_path))], "geography", "7", "kk",
-                                                  "reference", api_name="/teacher_upload"),
-        "/teacher_delete": lambda: client.predict("kk/biology-photosynthesis", "kk",
-                                                  api_name="/teacher_delete"),
-        "/teacher_preview": lambda: client.predict("kk/biology-photosynthesis",
-                                                   api_name="/teacher_preview"),
-        "/teacher_edit": lambda: client.predict("kk/biology-photosynthesis", "Hacked", "", "", "", "",
-                                                "kk", api_name="/teacher_edit"),
-        "/teacher_rebuild": lambda: client.predict("kk", api_name="/teacher_rebuild"),
+        "/teacher_documents": lambda: client.predict("", "", ui, api_name="/teacher_documents"),
+        "/teacher_upload": lambda: client.predict([handle_file(str(upload_path))], "geography", "7",
+                                                  "kk", "reference", "", "", ui,
+                                                  api_name="/teacher_upload"),
+        "/teacher_select": lambda: client.predict("kk/biology-photosynthesis", ui,
+                                                  api_name="/teacher_select"),
+        "/teacher_edit": lambda: client.predict("Hacked", "", "", "", None, "", "", ui,
+                                                api_name="/teacher_edit"),
+        "/teacher_delete": lambda: client.predict(ui, api_name="/teacher_delete"),
+        "/teacher_delete_confirm": lambda: client.predict("", "", ui,
+                                                          api_name="/teacher_delete_confirm"),
+        "/teacher_rebuild": lambda: client.predict(ui, api_name="/teacher_rebuild"),
     }
 
 
-def assert_all_refused(client: Client, app) -> None:
+def assert_all_refused(client: Client, app, ui: str = "ru") -> None:
     before = [(d.doc_key, d.title) for d in app.store.documents()]
-    for name, call in guarded_calls(client, md_file(app.tmp)).items():
+    for name, call in guarded_calls(client, md_file(app.tmp), ui).items():
         message = refused(call)
-        assert message == t("en", "not_logged_in"), (name, message)
+        assert message == t(ui, "not_logged_in"), (name, message)
     after = [(d.doc_key, d.title) for d in app.store.documents()]
     assert after == before  # nothing uploaded, deleted or renamed
+
+
+def login(client: Client, ui: str = "kk") -> None:
+    msg, password_box, timer = client.predict(PASSWORD, ui, api_name="/teacher_login")
+    assert msg == t(ui, "login_ok") and password_box == ""  # the password is not kept on screen
+    assert timer["active"] is True  # the tab starts watching for the idle timeout
+
+
+def upload(client: Client, path, subject="geography", grade="7", lang="kk", policy="reference",
+           ui="kk"):
+    return client.predict([handle_file(str(path))], subject, grade, lang, policy, "", "", ui,
+                          api_name="/teacher_upload")
 
 
 @pytest.mark.integration  # launches the server
 def test_teacher_endpoints_refuse_without_login(app):
     client = app.client()
-    assert set(guarded_calls(client, app.tmp)) == TEACHER_ENDPOINTS - {"/teacher_login", "/teacher_logout"}
-    assert_all_refused(client, app)
+    assert set(guarded_calls(client, app.tmp, "ru")) == TEACHER_ENDPOINTS - {
+        "/teacher_login", "/teacher_logout", "/teacher_session", "/teacher_views"}
+    assert_all_refused(client, app, "ru")
+    assert_all_refused(client, app, "en")
+    # the views a login would fill stay empty
+    tables = client.predict("", "", "kk", api_name="/teacher_views")[:5]
+    assert all(tb["data"] == [] for tb in tables)
 
 
 @pytest.mark.integration  # launches the server
 def test_teacher_workflow_after_login(app):
     teacher, student = app.client(), app.client()
-    msg, password_box = teacher.predict(PASSWORD, "kk", api_name="/teacher_login")
-    assert msg == t("kk", "login_ok") and password_box == ""  # the password is not kept on screen
+    login(teacher, "kk")
 
-    docs = doc_keys(teacher.predict("", "", api_name="/teacher_documents"))
+    docs = doc_keys(teacher.predict("", "", "kk", api_name="/teacher_documents"))
     assert "kk/biology-photosynthesis" in docs and len(docs) > 50
-    assert set(doc_keys(teacher.predict("ru", "physics", api_name="/teacher_documents"))) == {
+    assert set(doc_keys(teacher.predict("ru", "physics", "kk", api_name="/teacher_documents"))) == {
         d.doc_key for d in app.store.documents(lang="ru", subject="physics")}
 
-    result, listed, files_box = teacher.predict([handle_file(str(md_file(app.tmp)))], "geography", "7",
-                                                "kk", "reference", api_name="/teacher_upload")
-    assert result["data"] == [["water-cycle.md", "added", "upload/water-cycle.md", 1, ""]]
-    assert "upload/water-cycle.md" in doc_keys(listed) and files_box is None
-    # Grade, subject and language may be left unset.
+    result, note, listed, files_box, subject, grade, lang, policy = upload(
+        teacher, md_file(app.tmp))
+    assert result["data"] == [["water-cycle.md", t("kk", "status_added"), "upload/water-cycle.md", 1, ""]]
+    assert note == t("kk", "uploaded", n=1)
+    assert "upload/water-cycle.md" in doc_keys(listed)
+    # the form is reset, so the next file does not inherit this one's subject or policy
+    assert (files_box, subject, grade, lang, policy) == (None, "", "", "", None)
+    # Grade, subject and language may be left unset; the policy may not.
     plain = md_file(app.tmp, "notes.md", "Жаңбыр суы өзендерге құяды.")
-    result, _, _ = teacher.predict([handle_file(str(plain))], "", "", "", "reference",
-                                   api_name="/teacher_upload")
-    assert result["data"][0][1] == "added" and app.store.get_document("upload/notes.md").grade is None
+    assert upload(teacher, plain, "", "", "", "homework")[0]["data"][0][1] == t("kk", "status_added")
+    assert app.store.get_document("upload/notes.md").grade is None
+    assert app.store.get_document("upload/notes.md").policy == "homework"
     # A student can now be answered from it.
     answer = text_of(ask(student, "Су айналымы дегеніміз не?", lang="kk")[-1][0][-1])
     assert CITE in answer and "Су айналымы" in answer
 
-    chunks = teacher.predict("upload/water-cycle.md", api_name="/teacher_preview")
+    # Choosing a document (a click on its row) loads its details and passages.
+    chosen, title, e_subject, e_grade, e_lang, e_policy, chunks = teacher.predict(
+        "upload/water-cycle.md", "kk", api_name="/teacher_select")[:7]
+    assert chosen == t("kk", "selected_doc", title="Су айналымы", doc="upload/water-cycle.md", n=1)
+    assert (title, e_subject, e_grade, e_lang, e_policy) == ("Су айналымы", "geography", "7", "kk",
+                                                             "reference")
     assert "бұлттың түзілуі" in chunks["data"][0][2]
 
-    listed, msg = teacher.predict("upload/water-cycle.md", "Су айналымы (7 сынып)", "", "8", "", "", "kk",
-                                  api_name="/teacher_edit")
-    assert msg == t("kk", "saved")
+    listed, msg, chosen = teacher.predict("Су айналымы (7 сынып)", "", "8", "", None, "", "", "kk",
+                                          api_name="/teacher_edit")
+    assert msg == t("kk", "saved") and "Су айналымы (7 сынып)" in chosen
     row = next(r for r in listed["data"] if r[0] == "upload/water-cycle.md")
     assert row[1] == "Су айналымы (7 сынып)" and row[4] == 8
 
@@ -288,20 +329,110 @@ def test_teacher_workflow_after_login(app):
     assert msg == t("kk", "rebuilt")
     assert sum(r[3] for r in stats["data"]) == app.services.runtime.index.dense.size
 
-    listed, msg, _ = teacher.predict("upload/water-cycle.md", "kk", api_name="/teacher_delete")
-    assert msg == t("kk", "deleted") and "upload/water-cycle.md" not in doc_keys(listed)
-    assert teacher.predict("upload/water-cycle.md", "kk", api_name="/teacher_delete")[1] == t("kk", "not_found")
-
     # The login belongs to the teacher's session only; another tab stays a student.
     assert_all_refused(student, app)
-    teacher.predict(api_name="/teacher_logout")
+    teacher.predict("kk", api_name="/teacher_logout")
     assert_all_refused(teacher, app)
+
+
+@pytest.mark.integration  # launches the server
+def test_upload_without_a_policy_is_refused_and_says_so(app):
+    teacher = app.client()
+    login(teacher, "ru")
+    # (the browser sends no value for a dropdown left unchosen)
+    result, note, *_ = upload(teacher, md_file(app.tmp), policy=None, ui="ru")
+    assert note == t("ru", "policy_required")
+    result, note, *_ = teacher.predict([], "", "", "", "homework", "", "", "en", api_name="/teacher_upload")
+    assert note == t("en", "no_files")
+    assert app.store.get_document("upload/water-cycle.md") is None  # nothing went in as "reference"
+
+
+def test_an_admin_default_policy_is_preselected(fake_runtime, ui_tutor, tmp_path):
+    settings = dataclasses.replace(fake_runtime.settings, default_upload_policy="homework")
+    services = Services(settings, fake_runtime, ui_tutor, TeacherAuth(tmp_path, PASSWORD))
+    demo = build_blocks(services)
+    policy = next(c for c in demo.config["components"]
+                  if c.get("props", {}).get("label") == t("kk", "meta_policy"))
+    assert policy["props"]["value"] == "homework"
+    plain = build_blocks(Services(fake_runtime.settings, fake_runtime, ui_tutor,
+                                  TeacherAuth(tmp_path, PASSWORD)))
+    policy = next(c for c in plain.config["components"]
+                  if c.get("props", {}).get("label") == t("kk", "meta_policy"))
+    assert policy["props"].get("value") is None  # no silent default
+
+
+@pytest.mark.integration  # launches the server
+def test_delete_says_what_will_go_and_waits_for_confirmation(app):
+    teacher = app.client()
+    login(teacher, "en")
+    key = "kk/biology-photosynthesis"
+    doc = app.store.get_document(key)
+    n = len(app.store.chunks_of(key))
+    assert teacher.predict("en", api_name="/teacher_delete")[1] == t("en", "choose_first")
+
+    teacher.predict(key, "en", api_name="/teacher_select")
+    question, note = teacher.predict("en", api_name="/teacher_delete")
+    assert note == ""
+    assert question == t("en", "confirm_delete", title=doc.title, doc=key, n=n)
+    assert doc.title in question and str(n) in question
+    assert app.store.get_document(key) is not None  # asking deletes nothing
+
+    listed, msg, confirm, chosen = teacher.predict("", "", "en",
+                                                   api_name="/teacher_delete_confirm")[:4]
+    assert msg == t("en", "deleted_named", title=doc.title, n=n)
+    assert app.store.get_document(key) is None and key not in doc_keys(listed)
+    assert confirm == "" and chosen == t("en", "select_hint")  # nothing stays chosen
+    # a second confirmation has nothing pending
+    assert teacher.predict("", "", "en", api_name="/teacher_delete_confirm")[1] == t("en", "choose_first")
+
+
+def cleared_view(outputs, ui: str, message_key: str, **params) -> None:
+    """Every teacher output of a logout or timeout is empty: nothing for the next person."""
+    flat = json.dumps(outputs, ensure_ascii=False)
+    assert t(ui, message_key, **params) in flat
+    tables = [o for o in outputs if isinstance(o, dict) and "headers" in o]
+    assert len(tables) == 7 and all(tb["data"] == [] for tb in tables)
+    for marker in ("biology", "zqx", "Фотосинтез", "water-cycle"):
+        assert marker not in flat, marker
+
+
+@pytest.mark.integration  # launches the server
+def test_logout_clears_every_teacher_view(app):
+    student, teacher = app.client(), app.client()
+    ask(student, "Мона Лизаны zqxunanswered кім салған?")
+    ask(student, PHOTOSYNTHESIS_KK)
+    student.predict("zqxcomment", "kk", api_name="/feedback")
+    login(teacher, "ru")
+    upload(teacher, md_file(app.tmp), ui="ru")
+    teacher.predict("kk/biology-photosynthesis", "ru", api_name="/teacher_select")
+    teacher.predict("ru", api_name="/teacher_delete")
+
+    outputs = teacher.predict("ru", api_name="/teacher_logout")
+    cleared_view(outputs, "ru", "logged_out")
+    assert outputs[0] == ""  # the password box
+    assert_all_refused(teacher, app)
+    assert app.store.get_document("kk/biology-photosynthesis") is not None
+
+
+@pytest.mark.integration  # launches the server
+def test_an_idle_teacher_session_times_out_and_clears_the_tab(app):
+    teacher = app.client()
+    login(teacher, "kk")
+    # while the login holds, the tab's periodic check changes nothing
+    assert "zqx" not in json.dumps(teacher.predict("kk", api_name="/teacher_session"))
+    assert teacher.predict("", "", "kk", api_name="/teacher_documents")["data"]
+    app.services.token_ttl_s = 0.5
+    teacher.predict("", "", "kk", api_name="/teacher_documents")  # activity: the clock restarts
+    time.sleep(1.0)
+    outputs = teacher.predict("kk", api_name="/teacher_session")
+    cleared_view(outputs, "kk", "session_expired", minutes=0)
+    assert_all_refused(teacher, app, "kk")
 
 
 @pytest.mark.integration  # launches the server
 def test_wrong_password_refused_and_repeated_failures_lock(app):
     client = app.client()
-    msg, _ = client.predict("not-the-password", "ru", api_name="/teacher_login")
+    msg, _, _ = client.predict("not-the-password", "ru", api_name="/teacher_login")
     assert msg == t("ru", "login_failed")
     assert_all_refused(client, app)
 
@@ -325,7 +456,7 @@ def test_student_endpoints_never_show_teacher_data(app):
 
     token, _ = app.services.login(PASSWORD)
     teacher_view = json.dumps([app.services.unanswered(token), app.services.flags(token),
-                               app.services.feedback_summary(token)], ensure_ascii=False)
+                               app.services.feedback_items(token)], ensure_ascii=False)
     markers = ("zqxunanswered", "zqxflagged", "zqxcomment")
     assert all(m in teacher_view for m in markers)  # the teacher does see them
 
@@ -432,8 +563,8 @@ def test_every_teacher_callback_requires_a_token(services, tmp_path):
              lambda: services.edit("", "kk/biology-cell", "x", "", None, "", ""),
              lambda: services.delete("", "kk/biology-cell"), lambda: services.rebuild(""),
              lambda: services.stats(""), lambda: services.unanswered(""),
-             lambda: services.feedback_summary(""), lambda: services.flags(""),
-             lambda: services.model_info("")]
+             lambda: services.feedback_items(""), lambda: services.flags(""),
+             lambda: services.model_info(""), lambda: services.details("", "kk/biology-cell")]
     for call in calls:
         with pytest.raises(NotAllowed):
             call()
@@ -497,7 +628,9 @@ def test_teacher_views_show_what_students_left(services):
     assert re.match(r"\d{4}-\d\d-\d\d$", day)
     (when, category, lang, text), = services.flags(token)
     assert (category, lang, text) == ("self_harm", "ru", "хочу умереть")
-    assert services.model_info(token) == "extractive"
+    for lang in ("kk", "ru", "en"):
+        info = services.model_info(token, lang)
+        assert t(lang, "model_embedder") in info and t(lang, "composer_extractive") in info
     stats = services.stats(token)
     assert sum(r[3] for r in stats) == services.runtime.index.dense.size
 
@@ -515,3 +648,261 @@ def test_examples_are_in_the_asked_language(services):
         assert 1 <= len(examples) <= 6
         assert len(set(examples)) == len(examples)
     assert not set(services.examples("kk")) & set(services.examples("ru"))
+
+
+def test_upload_needs_files_and_an_explicit_policy(services, tmp_path):
+    token, _ = services.login(PASSWORD)
+    for policy in ("", None, "secret"):
+        with pytest.raises(UserError) as info:
+            services.upload(token, [str(md_file(tmp_path))], "", None, "", policy)
+        assert info.value.key == "policy_required"
+    with pytest.raises(UserError) as info:
+        services.upload(token, [], "", None, "", "homework")
+    assert info.value.key == "no_files"
+    assert services.runtime.store.get_document("upload/water-cycle.md") is None
+
+
+def test_details_name_what_a_delete_removes(services):
+    token, _ = services.login(PASSWORD)
+    d = services.details(token, "kk/biology-cell")
+    assert d["passages"] == len(services.preview(token, "kk/biology-cell")) > 0
+    assert (d["title"], d["subject"], d["lang"]) == ("Жасуша", "biology", "kk")
+    with pytest.raises(UserError):
+        services.details(token, "no/such-document")
+
+
+def test_session_is_kept_alive_by_activity_and_lapses_when_idle(services):
+    assert services.token_ttl_s == 60 * services.settings.teacher_session_minutes
+    services.token_ttl_s = 0.6
+    token, _ = services.login(PASSWORD)
+    for _ in range(3):  # each action restarts the idle clock
+        time.sleep(0.3)
+        services.documents(token)
+    assert services.active(token)
+    time.sleep(0.8)
+    assert not services.active(token)  # polling does not count as activity
+    with pytest.raises(NotAllowed):
+        services.documents(token)
+
+
+def test_older_feedback_tables_gain_the_question_and_sources(tmp_path):
+    import sqlite3
+
+    from tutor.store import Store
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE feedback (id INTEGER PRIMARY KEY, at REAL NOT NULL, session TEXT NOT NULL, "
+               "rating INTEGER NOT NULL, comment TEXT NOT NULL DEFAULT '', doc_keys TEXT NOT NULL "
+               "DEFAULT '[]', subject TEXT NOT NULL DEFAULT '')")
+    db.execute("INSERT INTO feedback (at, session, rating, comment, doc_keys, subject) "
+               "VALUES (1, 's', -1, 'old comment', '[\"kk/x\"]', 'biology')")
+    db.commit()
+    db.close()
+    store = Store(path)
+    old, = store.feedback_items()
+    assert (old["comment"], old["question"], old["sources"], old["titles"]) == (
+        "old comment", "", [], ["kk/x"])
+    store.add_feedback("s", 1, "", ["kk/x"], "biology", "Не?", [{"doc_key": "kk/x", "title": "X",
+                                                               "where": "A"}])
+    new = store.feedback_items()[0]
+    assert new["question"] == "Не?" and new["sources"][0]["title"] == "X"
+    store.close()
+
+
+# ------------------------------------------------------------ every string in the chosen language
+KK_ONLY = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
+CYRILLIC = re.compile(r"[\u0400-\u04FF]")
+WORD = re.compile(r"[^\W\d_]+")
+LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
+# Proper names, formats and codes that are the same in every language; the language names of the
+# language switches are written in their own language on purpose.
+ALLOWED = {"Ustaz", "PDF", "DOCX", "PPTX", "HTML", "Markdown", "markdown", "API", "MCP", "Gradio", "F1",
+           "IIN", "ЖСН", "ИИН", "AI", "қазақша", "русский", "English"}
+LABEL = "<div class='ustaz-label'>"
+# code, commands, paths, and «quoted» document titles and sections (data, not interface)
+COMMANDS = re.compile(r"«[^»]*»|`[^`]*`|\btutor [a-z -]+[a-z]|--\w+|\S*/\S*")
+
+
+class Page:
+    """The Blocks as one browser tab would hold them: each event's callback is run in process and
+    its outputs applied to the components' props, as the frontend applies them."""
+
+    def __init__(self, demo):
+        self.demo = demo
+        self.props = {c["id"]: {**c.get("props", {}), "_type": c["type"]} for c in demo.config["components"]}
+        self.values = {bid: getattr(block, "value", None) for bid, block in demo.blocks.items()}
+
+    def block(self, **match):
+        return next(bid for bid, p in self.props.items() if all(p.get(k) == v for k, v in match.items()))
+
+    def fire(self, *, api_name: str = "", trigger: tuple | None = None, inputs: dict | None = None):
+        inputs = inputs or {}
+        self.values.update(inputs)  # what the person typed or chose is what the page holds
+        fns = [f for f in self.demo.fns.values() if f.fn is not None and (
+            (api_name and f.api_name == api_name)
+            or (trigger and any(tuple(tg[:2]) == trigger for tg in f.targets)))]
+        assert fns, (api_name, trigger)
+        for f in fns:
+            args = [inputs.get(b._id, self.values.get(b._id)) for b in f.inputs]
+            result = f.fn(*args)
+            if hasattr(result, "__next__"):  # a streaming callback: its last output stands
+                *_, result = list(result)
+            if len(f.outputs) == 1:
+                result = [result]
+            for block, value in zip(f.outputs, result or [], strict=True):
+                self.apply(block._id, value)
+
+    def apply(self, bid, value):
+        if isinstance(value, dict) and value.get("__type__") == "update":
+            self.props.setdefault(bid, {}).update({k: v for k, v in value.items() if k != "__type__"})
+            if "value" in value:
+                self.values[bid] = value["value"]
+        elif not (hasattr(value, "__class__") and value.__class__.__name__ in ("Timer", "Group")):
+            self.values[bid] = value
+            self.props.setdefault(bid, {})["value"] = value
+
+    def strings(self):
+        """What a person reads: labels, info lines, placeholders, choices, buttons, Markdown, table
+        headers and the table cells that are the app's own words (codes rendered as names)."""
+        for bid, p in self.props.items():
+            kind = p.get("_type")
+            if p.get("visible") is False:
+                continue
+            for key in ("label", "info", "placeholder"):
+                if isinstance(p.get(key), str) and kind not in ("state", "chatbot"):
+                    yield kind, key, p[key]
+            for choice in p.get("choices") or []:
+                yield kind, "choice", choice[0] if isinstance(choice, list | tuple) else choice
+            value = p.get("value")
+            if kind in ("markdown", "button", "html") and isinstance(value, str):
+                yield kind, "value", value
+            if kind == "dataframe" and isinstance(value, dict):
+                headers = value.get("headers", [])
+                yield from ((kind, "header", h) for h in headers)
+                ours = {t(lg, h) for lg in ("kk", "ru", "en") for h in (
+                    "h_lang", "h_subject", "h_policy", "h_status", "h_rating", "h_category", "h_message")}
+                for row in value.get("data", []):
+                    for h, cell in zip(headers, row, strict=False):
+                        if h in ours and isinstance(cell, str):
+                            yield kind, h, cell
+            if kind == "chatbot" and isinstance(value, list):
+                for message in value:
+                    content = message.get("content") if isinstance(message, dict) else None
+                    if isinstance(content, str) and LABEL in content:
+                        yield kind, "footer", content[content.index(LABEL):]
+
+
+def readable(text: str) -> str:
+    """The words a person reads as interface: no markup, code, commands or «quoted» data."""
+    import html as html_lib
+
+    return COMMANDS.sub(" ", html_lib.unescape(re.sub(r"<[^>]+>", " ", text)))
+
+
+def foreign(text: str, lang: str) -> list[str]:
+    """Why ``text`` is not in ``lang``: letters of another language, or a word or phrase of
+    another language's phrasebook."""
+    plain = readable(text)
+    for word in ALLOWED:
+        plain = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", " ", plain)
+    problems = []
+    if lang != "kk" and KK_LETTERS_IN(plain):
+        problems.append(f"Kazakh letters in {lang}: {plain!r}")
+    if lang == "en" and CYRILLIC.search(plain):
+        problems.append(f"Cyrillic in en: {plain!r}")
+    if lang != "en":
+        words = [w for w in LATIN_WORD.findall(plain) if len(w) > 1]
+        if words:
+            problems.append(f"Latin words {words} in {lang}: {plain!r}")
+    return problems
+
+
+def KK_LETTERS_IN(text: str) -> bool:  # noqa: N802 - reads as the set it tests
+    return any(ch in KK_ONLY for ch in text)
+
+
+def other_words(lang: str) -> set[str]:
+    """Words that only the other languages' phrasebooks use (a Kazakh «Сынып» has no Kazakh-only
+    letter, yet is no Russian word)."""
+    from tutor.i18n import phrasebook
+
+    def words(book):
+        return {w.casefold() for text in book.values() for w in WORD.findall(text)}
+
+    own = words(phrasebook(lang))
+    return {w for other in {"kk", "ru", "en"} - {lang} for w in words(phrasebook(other)) - own
+            if len(w) >= 4}
+
+
+def other_phrases(lang: str) -> dict[str, str]:
+    """Each phrase of the other languages that differs from this language's phrase for the key."""
+    from tutor.i18n import phrasebook
+
+    own = phrasebook(lang)
+    out = {}
+    for other in {"kk", "ru", "en"} - {lang}:
+        for key, text in phrasebook(other).items():
+            if len(text) > 3 and text != own.get(key) and text not in own.values():
+                out[text] = f"{other}:{key}"
+    return out
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru", "en"])
+def test_every_component_of_every_tab_speaks_the_chosen_language(lang, services, tmp_path, monkeypatch):
+    import gradio as gr
+
+    import tutor.ui.evaluation as evaluation
+
+    monkeypatch.setattr(evaluation, "report_html", lambda folder=None: "")  # a generated artifact
+    demo = build_blocks(services, default_lang="kk" if lang != "kk" else "ru")
+    page = Page(demo)
+    ui_lang = page.block(_type="radio", label=t("kk" if lang != "kk" else "ru", "ui_language"))
+    start = page.values[ui_lang]
+
+    # A teacher at work in the starting language: logged in, a file uploaded, a document chosen,
+    # a delete waiting for confirmation, a student's answer and comment on screen.
+    services.tutor.ask(OFF_CORPUS_KK, "s1", lang="kk")
+    services.tutor.ask("хочу умереть", "s3", lang="ru")
+    services.feedback("s" * 32, 1, "ok", ["kk/biology-cell"], "biology", "Жасуша деген не?",
+                      [{"doc_key": "kk/biology-cell", "title": "Жасуша", "where": "Жасуша"}])
+    page.fire(api_name="ask", inputs={b._id: v for b, v in zip(
+        next(f for f in demo.fns.values() if f.api_name == "ask").inputs,
+        [PHOTOSYNTHESIS_KK, [], "explain", "auto", "s" * 32, start, []], strict=True)
+        if b.__class__.__name__ != "State" or v is not None})
+    password = page.block(_type="textbox", label=t(start, "teacher_password"))
+    page.fire(api_name="teacher_login", inputs={password: PASSWORD})
+    page.fire(api_name="teacher_views")
+    bad = tmp_path / "program.exe"
+    bad.write_bytes(b"MZ\x90\x00")
+    files = page.block(_type="file")
+    policy = page.block(_type="dropdown", label=t(start, "meta_policy"))
+    page.fire(api_name="teacher_upload", inputs={files: [str(md_file(tmp_path)), str(bad)],
+                                                 policy: "homework"})
+    pick = next(b._id for b in demo.blocks.values() if isinstance(b, gr.Textbox) and not b.visible)
+    page.fire(api_name="teacher_select", inputs={pick: "kk/biology-cell"})
+    page.fire(api_name="teacher_delete")
+
+    # ... then the interface language is switched.
+    page.fire(trigger=(ui_lang, "change"), inputs={ui_lang: lang})
+    phrases, words = other_phrases(lang), other_words(lang)
+    problems, seen = [], 0
+    for kind, where, text in page.strings():
+        seen += 1
+        problems += [f"{kind}.{where}: {p}" for p in foreign(str(text), lang)]
+        strange = {w for w in WORD.findall(readable(str(text))) if w.casefold() in words} - ALLOWED
+        if strange:
+            problems.append(f"{kind}.{where}: words of another language {sorted(strange)} in {text!r}")
+        if str(text).strip() in phrases and str(text).strip() not in ALLOWED:
+            problems.append(f"{kind}.{where}: {text!r} is {phrases[str(text).strip()]}")
+    assert seen > 100  # the walk reached the three tabs, the tables and the footers
+    assert not problems, "\n".join(problems)
+
+    # The refusals a teacher can meet, in the chosen language too.
+    with pytest.warns(UserWarning):  # gr.Warning, outside a request
+        page.fire(api_name="teacher_upload", inputs={files: [str(bad)], policy: None})
+    assert page.values[page.block(_type="markdown", value=t(lang, "policy_required"))]
+    page.fire(api_name="teacher_logout")
+    with pytest.raises(gr.Error) as info:
+        page.fire(api_name="teacher_delete_confirm")
+    assert info.value.message == t(lang, "not_logged_in")

@@ -79,6 +79,16 @@ class Settings:
         flag=False,
     )
     max_upload_mb: int = _setting(50, "Largest file a teacher may upload, in megabytes.")
+    teacher_session_minutes: int = _setting(
+        30, "Minutes without a teacher action after which the teacher tab logs out and clears "
+        "itself (a classroom PC is shared)."
+    )
+    default_upload_policy: str = _setting(
+        "",
+        "Answer policy preselected for teacher uploads: 'reference', 'homework' or "
+        "'assessment'. Empty: the teacher must choose one for every upload.",
+        choices=("", "reference", "homework", "assessment"),
+    )
     top_k: int = _setting(5, "Passages shown to the answering step.")
     queue_concurrency: int = _setting(
         2, "Answers computed at the same time; further questions wait in order."
@@ -139,6 +149,8 @@ class Settings:
             raise SettingError("port", f"{self.port} is not a TCP port")
         if self.max_upload_mb <= 0:
             raise SettingError("max_upload_mb", "must be positive")
+        if self.teacher_session_minutes <= 0:
+            raise SettingError("teacher_session_minutes", "must be positive")
 
     # ------------------------------------------------------------ derived paths
     @property

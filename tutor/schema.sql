@@ -62,7 +62,11 @@ CREATE TABLE IF NOT EXISTS feedback (
     rating INTEGER NOT NULL,
     comment TEXT NOT NULL DEFAULT '',
     doc_keys TEXT NOT NULL DEFAULT '[]',
-    subject TEXT NOT NULL DEFAULT ''
+    subject TEXT NOT NULL DEFAULT '',
+    -- what the comment is about, so the teacher can act on it: the student's question
+    -- (PII-redacted) and the answer's sources as JSON [{"doc_key", "title", "where"}]
+    question TEXT NOT NULL DEFAULT '',
+    sources TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS flags (
     id INTEGER PRIMARY KEY,

@@ -94,6 +94,11 @@ class Store:
         # CREATE TABLE IF NOT EXISTS leaves a data folder's older questions table as it was
         if "kind" not in {r["name"] for r in self.query("PRAGMA table_info(questions)")}:
             self._conn().execute("ALTER TABLE questions ADD COLUMN kind TEXT NOT NULL DEFAULT ''")
+        feedback_columns = {r["name"] for r in self.query("PRAGMA table_info(feedback)")}
+        for column, default in (("question", "''"), ("sources", "'[]'")):
+            if column not in feedback_columns:
+                self._conn().execute(
+                    f"ALTER TABLE feedback ADD COLUMN {column} TEXT NOT NULL DEFAULT {default}")
 
     # ------------------------------------------------------------- connections
     def _conn(self) -> sqlite3.Connection:
@@ -317,18 +322,29 @@ class Store:
         return ranked[:limit]
 
     def add_feedback(self, session: str, rating: int, comment: str, doc_keys: list[str],
-                     subject: str) -> None:
+                     subject: str, question: str = "", sources: list[dict] | None = None) -> None:
         with self.transaction() as db:
-            db.execute("INSERT INTO feedback (at, session, rating, comment, doc_keys, subject) "
-                       "VALUES (?,?,?,?,?,?)",
-                       (time.time(), session, int(rating), comment, json.dumps(doc_keys), subject))
+            db.execute("INSERT INTO feedback (at, session, rating, comment, doc_keys, subject, "
+                       "question, sources) VALUES (?,?,?,?,?,?,?,?)",
+                       (time.time(), session, int(rating), comment, json.dumps(doc_keys), subject,
+                        question, json.dumps(sources or [], ensure_ascii=False)))
 
-    def feedback_summary(self) -> list[dict]:
-        rows = self.query(
-            "SELECT subject, SUM(rating > 0) AS up, SUM(rating < 0) AS down, "
-            "GROUP_CONCAT(NULLIF(comment, ''), ' | ') AS comments FROM feedback "
-            "GROUP BY subject ORDER BY subject")
-        return [dict(r) for r in rows]
+    def feedback_items(self, limit: int = 500) -> list[dict]:
+        """Each rating or comment, newest first, with its question, sources and the documents'
+        current titles (a source whose document was deleted keeps the title it had)."""
+        rows = self.query("SELECT at, rating, comment, doc_keys, subject, question, sources "
+                          "FROM feedback ORDER BY at DESC, id DESC LIMIT ?", (limit,))
+        titles = {r["doc_key"]: r["title"] for r in self.query("SELECT doc_key, title FROM documents")}
+        items = []
+        for r in rows:
+            item = dict(r)
+            item["doc_keys"] = json.loads(r["doc_keys"] or "[]")
+            item["sources"] = json.loads(r["sources"] or "[]")
+            for source in item["sources"]:
+                source["title"] = titles.get(source.get("doc_key"), source.get("title", ""))
+            item["titles"] = [titles.get(k, k) for k in item["doc_keys"]]
+            items.append(item)
+        return items
 
     def add_flag(self, session: str, category: str, lang: str, text: str | None) -> None:
         with self.transaction() as db:

@@ -11,7 +11,7 @@ from tutor.auth import TeacherAuth
 from tutor.i18n import t
 from tutor.runtime import apply_retention, build_tutor
 from tutor.ui.evaluation import build_evaluation
-from tutor.ui.render import CSS, theme
+from tutor.ui.render import CSS, GRADIO_KK, SET_GRADIO_LOCALE, theme
 from tutor.ui.services import Services
 from tutor.ui.student import build_student
 from tutor.ui.teacher import build_teacher
@@ -44,6 +44,8 @@ def build_blocks(services: Services, default_lang: str = "kk") -> gr.Blocks:
         ui_lang.change(relabel, [ui_lang],
                        [heading, ui_lang, tab_s, tab_t, tab_e, *out_s, *out_t, *out_e],
                        api_name="set_ui_language")
+        ui_lang.change(None, [ui_lang], None, js=SET_GRADIO_LOCALE)
+        demo.load(None, [ui_lang], None, js=SET_GRADIO_LOCALE)
     return demo
 
 
@@ -77,4 +79,5 @@ def launch(demo: gr.Blocks, settings, prevent_thread_lock: bool = False, quiet: 
     return demo.launch(server_name=settings.host, server_port=settings.port, share=False,
                        prevent_thread_lock=prevent_thread_lock, quiet=quiet, show_error=True,
                        max_file_size=f"{settings.max_upload_mb}mb", css=CSS,
-                       theme=theme(), footer_links=["api"], ssr_mode=False)
+                       theme=theme(), footer_links=["api"], ssr_mode=False,
+                       i18n=gr.I18n(kk=GRADIO_KK))

@@ -20,6 +20,7 @@ def report_html(folder: Path = REPORT_DIR) -> str:
 
 
 def build_evaluation(ui_lang, default_lang: str = "kk", folder: Path = REPORT_DIR):
+    intro = gr.Markdown(t(default_lang, "eval_intro"))
     html = report_html(folder)
     view = gr.HTML(html or f"<p>{t(default_lang, 'eval_none')}</p>")
     reload_btn = gr.Button(t(default_lang, "eval_reload"))
@@ -27,6 +28,10 @@ def build_evaluation(ui_lang, default_lang: str = "kk", folder: Path = REPORT_DI
                      [view], api_name="eval_report")
 
     def relabel(lg):
-        return [gr.update(value=t(lg, "eval_reload"))]
+        return [gr.update(value=t(lg, "eval_intro")), gr.update(value=t(lg, "eval_reload"))]
 
-    return relabel, [reload_btn]
+    # The report's own figures and method names come from the harness (one language); an absent
+    # report's note follows the interface language.
+    ui_lang.change(lambda lg: gr.skip() if report_html(folder) else f"<p>{t(lg, 'eval_none')}</p>",
+                   [ui_lang], [view], api_visibility="private")
+    return relabel, [intro, reload_btn]

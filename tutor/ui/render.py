@@ -61,3 +61,28 @@ CSS = """
     font-family: var(--font) !important; font-size: 0.92em; }
 @media (max-width: 640px) { .gradio-container { padding: 4px !important; } }
 """
+
+# Gradio's own texts (the drop zone, "or", "Uploading...") follow the browser's locale, which
+# on a school PC is rarely the language chosen in the app. The page switches Gradio's locale
+# with the app's language; Gradio has no Kazakh, so its visible texts get one here.
+GRADIO_KK = {
+    "upload_text": {"click_to_upload": "Жүктеу үшін басыңыз", "drop_file": "Файлды осында сүйреңіз"},
+    "common": {"or": "немесе", "clear": "Тазарту", "download": "Жүктеп алу", "remove": "Өшіру",
+               "error": "Қате", "loading": "Жүктелуде", "empty": "Бос",
+               "built_with_gradio": "Gradio арқылы жасалған"},
+    "file": {"uploading": "Жүктелуде..."},
+    "errors": {"use_via_api": "API арқылы пайдалану", "use_via_api_or_mcp": "API немесе MCP арқылы"},
+    "dataframe": {"sort_column": "Бағанды сұрыптау", "sort_ascending": "Өсу ретімен",
+                  "sort_descending": "Кему ретімен"},
+}
+# Gradio's locale store is exported by its core module only; the module is already loaded, so
+# importing it again returns the same instance.
+SET_GRADIO_LOCALE = r"""
+async (lang) => {
+  try {
+    const core = performance.getEntriesByType("resource").map((e) => e.name)
+      .find((name) => /\/core-[^/]*\.js$/.test(name));
+    if (core) (await import(core)).changeLocale(lang);
+  } catch (err) { console.warn("Ustaz: could not set Gradio's language", err); }
+}
+"""

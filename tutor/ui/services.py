@@ -21,6 +21,16 @@ class NotAllowed(PermissionError):
     pass
 
 
+class UserError(ValueError):
+    """A teacher's request that cannot be done as asked; ``key`` names the phrase that says why
+    (the UI shows it in the teacher's language)."""
+
+    def __init__(self, key: str, **params):
+        self.key = key
+        self.params = params
+        super().__init__(key)
+
+
 @dataclass
 class Services:
     settings: object
@@ -30,7 +40,11 @@ class Services:
     composer_choice: object = None
     _tokens: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    token_ttl_s: float = 8 * 3600
+    token_ttl_s: float | None = None  # idle time before a teacher login lapses
+
+    def __post_init__(self):
+        if self.token_ttl_s is None:
+            self.token_ttl_s = 60.0 * getattr(self.settings, "teacher_session_minutes", 30)
 
     # ------------------------------------------------------------------ student
     @staticmethod
@@ -45,9 +59,10 @@ class Services:
         return [i["question"] for i in items[::17][:6]]
 
     def feedback(self, session: str, rating: int, comment: str, doc_keys: list[str],
-                 subject: str) -> None:
+                 subject: str, question: str = "", sources: list[dict] | None = None) -> None:
         self.runtime.store.add_feedback(session, rating, redact_pii(comment or "")[:1000],
-                                        doc_keys, subject)
+                                        doc_keys, subject, redact_pii(question or "")[:1000],
+                                        sources or [])
 
     # ------------------------------------------------------------------ teacher
     def login(self, password: str, lang: str = "en") -> tuple[str, str]:
@@ -66,23 +81,37 @@ class Services:
         with self._lock:
             self._tokens.pop(token or "", None)
 
+    def active(self, token: str) -> bool:
+        """Whether a login still holds, without counting as activity (the tab polls it)."""
+        with self._lock:
+            expiry = self._tokens.get(token or "")
+            return expiry is not None and expiry >= time.time()
+
     def require(self, token: str) -> None:
+        """Every teacher action checks the login and keeps it alive for another idle period."""
         with self._lock:
             expiry = self._tokens.get(token or "")
             if expiry is None or expiry < time.time():
                 self._tokens.pop(token or "", None)
                 raise NotAllowed("teacher login required")
+            self._tokens[token] = time.time() + self.token_ttl_s
 
     def upload(self, token: str, paths: list[str], subject: str, grade, lang: str,
                policy: str) -> list[list]:
+        """One row per file: name, status, document id, passages, message. The policy has no
+        silent default: a homework sheet filed as reference would be answered in full."""
         self.require(token)
+        if not paths:
+            raise UserError("no_files")
+        if policy not in POLICIES:
+            raise UserError("policy_required")
         rows = []
-        for path in paths or []:
+        for path in paths:
             name = Path(path).name
             try:
                 r = self.runtime.ingestor.ingest_path(
                     path, subject=subject or "", grade=str(int(grade)) if grade else "",
-                    lang=lang or "", policy=policy or "reference")
+                    lang=lang or "", policy=policy)
                 rows.append([name, r.status, r.doc_key, r.chunks, r.message])
             except IngestError as exc:
                 rows.append([name, "error", "", 0, exc.problem])
@@ -97,6 +126,16 @@ class Services:
                  counts.get(d.doc_key, 0), d.source_format]
                 for d in self.runtime.store.documents(lang=lang or "", subject=subject or "")]
 
+    def details(self, token: str, doc_key: str) -> dict:
+        """A document's editable metadata and its number of passages (what a delete removes)."""
+        self.require(token)
+        doc = self.runtime.store.get_document(doc_key or "")
+        if doc is None:
+            raise UserError("not_found")
+        n = self.runtime.store.query("SELECT COUNT(*) FROM chunks WHERE doc_id=?", (doc.id,))[0][0]
+        return {"doc_key": doc.doc_key, "title": doc.title, "subject": doc.subject,
+                "grade": doc.grade, "lang": doc.lang, "policy": doc.policy, "passages": n}
+
     def preview(self, token: str, doc_key: str) -> list[list]:
         self.require(token)
         return [[c.ord, c.location(), c.text] for c in self.runtime.store.chunks_of(doc_key)]
@@ -110,6 +149,8 @@ class Services:
             changes["grade"] = int(grade)
         if "policy" in changes and changes["policy"] not in POLICIES:
             raise ValueError("unknown policy")
+        if self.runtime.store.get_document(doc_key or "") is None:
+            raise UserError("not_found")
         self.runtime.store.update_metadata(doc_key, **changes)
         self.runtime.index.refresh()
         return "ok"
@@ -133,26 +174,38 @@ class Services:
         return [[r["q"], r["lang"], r["asked"], time.strftime("%Y-%m-%d", time.localtime(r["last"]))]
                 for r in self.runtime.store.unanswered()]
 
-    def feedback_summary(self, token: str) -> list[list]:
+    def feedback_items(self, token: str) -> list[dict]:
+        """Each rating or comment with the question, the answer's sources and their documents."""
         self.require(token)
-        return [[r["subject"] or "-", r["up"] or 0, r["down"] or 0, r["comments"] or ""]
-                for r in self.runtime.store.feedback_summary()]
+        return self.runtime.store.feedback_items()
 
     def flags(self, token: str) -> list[list]:
         self.require(token)
         return [[time.strftime("%Y-%m-%d %H:%M", time.localtime(r["at"])), r["category"],
                  r["lang"], r["text"] or ""] for r in self.runtime.store.flags()]
 
-    def model_info(self, token: str) -> str:
+    def model_info(self, token: str, lang: str = "en") -> str:
         self.require(token)
         c = self.composer_choice
-        if c is None:
-            return "extractive"
-        lines = [f"- embedder: `{self.settings.embedder}`", f"- generator: `{c.generator}`",
-                 f"- composer in use: **{c.name}** ({c.reason})"]
-        if c.admission:
+        composer = c.name if c else "extractive"
+        lines = [f"- {t(lang, 'model_embedder')}: `{self.settings.embedder}`",
+                 f"- {t(lang, 'model_generator')}: `{c.generator if c else 'none'}`",
+                 f"- {t(lang, 'model_composer')}: **{t(lang, 'composer_' + composer)}**"]
+        if c is not None:
+            reason = REASONS.get(c.reason)
+            lines[-1] += f" ({t(lang, reason) if reason else c.reason})"
+        if c is not None and c.admission:
             a = c.admission
-            lines.append(f"- admission check: {'passed' if a['passed'] else 'not passed'} — answer F1 "
-                         f"{a['f1_generative']:.3f} (generative) vs {a['f1_extractive']:.3f} "
-                         f"(extractive), n={a['n']}, {a['at']}")
+            verdict = t(lang, "admission_passed" if a["passed"] else "admission_failed")
+            lines.append(f"- {t(lang, 'model_admission')}: {verdict}: F1 "
+                         f"{a['f1_generative']:.3f} ({t(lang, 'composer_generative')}) / "
+                         f"{a['f1_extractive']:.3f} ({t(lang, 'composer_extractive')}), "
+                         f"n={a['n']}, {a['at']}")
         return "\n".join(lines)
+
+
+# ComposerChoice.reason is one of a few fixed sentences; the panel says it in the teacher's language.
+REASONS = {"set by the composer setting": "reason_setting", "no generator configured": "reason_none",
+           "the generator has not taken the admission check (run 'tutor models --admit')":
+               "reason_not_admitted", "the generator did not pass the admission check":
+               "reason_failed", "admitted": "reason_admitted"}

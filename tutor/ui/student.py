@@ -24,6 +24,8 @@ def build_student(services, ui_lang: gr.State | gr.Radio, default_lang: str = "k
     """Render the student tab inside the current Blocks; returns components to relabel."""
     session = gr.State(services.new_session)
     last_answer = gr.State({})
+    # [message index, Answer] of each answer shown, so its footer follows the interface language
+    shown = gr.State([])
 
     with gr.Accordion(t(default_lang, "welcome_title"), open=True) as welcome:
         welcome_md = gr.Markdown(t(default_lang, "welcome_body"))
@@ -50,7 +52,7 @@ def build_student(services, ui_lang: gr.State | gr.Radio, default_lang: str = "k
         comment_send = gr.Button(t(default_lang, "feedback_send"), scale=1)
     feedback_note = gr.Markdown("")
 
-    def ask(message, history, mode_value, lang_value, sid, ui):
+    def ask(message, history, mode_value, lang_value, sid, ui, answers):
         history = list(history or [])
         message = (message or "").strip()
         if not message:
@@ -61,33 +63,46 @@ def build_student(services, ui_lang: gr.State | gr.Radio, default_lang: str = "k
         for text, answer in services.tutor.stream(message, sid, mode_value, lang_value):
             if answer is None:
                 history[-1] = {"role": "assistant", "content": text + " ▌"}
-                yield history, "", {}
+                yield history, "", {}, answers
             else:
                 final = answer
         history[-1] = {"role": "assistant", "content": answer_markdown(final, ui or final.lang)}
         meta = {"doc_keys": [c.doc_key for c in final.citations],
-                "subject": final.citations[0].subject if final.citations else ""}
-        yield history, "", meta
+                "subject": final.citations[0].subject if final.citations else "",
+                "question": message,
+                "sources": [{"doc_key": c.doc_key, "title": c.title, "where": c.location()}
+                            for c in final.citations]}
+        yield history, "", meta, [*(answers or []), [len(history) - 1, final]]
 
     def clear_chat(sid):
         services.tutor.reset(sid)
-        return [], "", {}
+        return [], "", {}, []
+
+    def rerender(history, answers, ui):
+        history = list(history or [])
+        for i, answer in answers or []:
+            if i < len(history):
+                history[i] = {"role": "assistant", "content": answer_markdown(answer, ui)}
+        return history
 
     def on_like(data: gr.LikeData, sid, meta):
+        meta = meta or {}
         services.feedback(sid, 1 if data.liked else -1, "", meta.get("doc_keys", []),
-                          meta.get("subject", ""))
+                          meta.get("subject", ""), meta.get("question", ""), meta.get("sources", []))
 
     def on_comment(text, sid, meta, ui):
         if not (text or "").strip():
             return "", ""
-        services.feedback(sid, 0, text, (meta or {}).get("doc_keys", []),
-                          (meta or {}).get("subject", ""))
+        meta = meta or {}
+        services.feedback(sid, 0, text, meta.get("doc_keys", []), meta.get("subject", ""),
+                          meta.get("question", ""), meta.get("sources", []))
         return "", t(ui, "feedback_thanks")
 
-    inputs = [question, chat, mode, answer_lang, session, ui_lang]
-    send.click(ask, inputs, [chat, question, last_answer], api_name="ask")
-    question.submit(ask, inputs, [chat, question, last_answer], api_visibility="private")
-    clear.click(clear_chat, [session], [chat, question, last_answer], api_name="clear")
+    inputs = [question, chat, mode, answer_lang, session, ui_lang, shown]
+    send.click(ask, inputs, [chat, question, last_answer, shown], api_name="ask")
+    question.submit(ask, inputs, [chat, question, last_answer, shown], api_visibility="private")
+    clear.click(clear_chat, [session], [chat, question, last_answer, shown], api_name="clear")
+    ui_lang.change(rerender, [chat, shown, ui_lang], [chat], api_visibility="private")
     chat.like(on_like, [session, last_answer], None, api_visibility="private")
     comment_send.click(on_comment, [comment, session, last_answer, ui_lang],
                        [comment, feedback_note], api_name="feedback")

@@ -1,147 +1,326 @@
-"""The teacher tab: login, uploads, documents, unanswered questions, feedback, flags."""
+"""The teacher tab: login, uploads, documents, unanswered questions, feedback, flags, models.
+
+A classroom PC is shared, so the tab is safe by default: logging out or an idle timeout clears
+every view at once, an upload needs an explicit answer policy, and a delete says what will go
+and waits for a confirmation."""
 
 from __future__ import annotations
+
+import functools
 
 import gradio as gr
 
 from tutor.i18n import t
-from tutor.ingest.pipeline import LANGS, SUBJECTS
-from tutor.store import POLICIES
-from tutor.ui.services import NotAllowed
+from tutor.ui import teacher_text as tx
+from tutor.ui.render import SET_GRADIO_LOCALE
+from tutor.ui.services import NotAllowed, UserError
 
-# A dropdown, not gr.Number: an empty Number reaches the server as 0 from the browser, which
-# failed the 1..12 bound and blocked every upload without a grade. "" means "not set".
-GRADES = ["", *(str(g) for g in range(1, 13))]
+SESSION_POLL_S = 30  # how often an open tab checks that its login still holds
 
 
-def _guard(fn, lang_getter=lambda: "en"):
+def _guard(fn, n_outputs: int, say: int, ui_at: int = -1):
+    """Refusals in the teacher's language. Without a login the event fails; a request that
+    cannot be done as asked says why in its status line (output ``say``) and a toast, and
+    leaves the form as it was, so the teacher can fix one field instead of starting over."""
+    @functools.wraps(fn)
     def wrapped(*args):
+        ui = args[ui_at] if args else "en"
         try:
             return fn(*args)
         except NotAllowed:
-            raise gr.Error(t(lang_getter(), "not_logged_in")) from None
+            raise gr.Error(t(ui, "not_logged_in")) from None
+        except UserError as exc:
+            message = t(ui, exc.key, **exc.params)
         except (KeyError, ValueError) as exc:
-            raise gr.Error(str(exc)) from None
-    wrapped.__name__ = fn.__name__
+            message = str(exc)
+        gr.Warning(message)
+        return [message if i == say else gr.skip() for i in range(n_outputs)]
     return wrapped
 
 
 def build_teacher(services, ui_lang, default_lang: str = "kk"):
     L = default_lang
+    default_policy = getattr(services.settings, "default_upload_policy", "") or None
     token = gr.State("")
-    with gr.Row():
-        password = gr.Textbox(label=t(L, "teacher_password"), type="password", scale=3)
-        login_btn = gr.Button(t(L, "login"), variant="primary", scale=1)
-        logout_btn = gr.Button(t(L, "logout"), scale=1)
+    selected = gr.State("")  # the document chosen by a click on its row
+    pending = gr.State("")  # the document a delete waits to be confirmed for
+    upload_rows = gr.State([])  # the last upload's rows, re-rendered when the language changes
+    timer = gr.Timer(SESSION_POLL_S, active=False)
+
+    with gr.Row(equal_height=True):
+        password = gr.Textbox(label=t(L, "teacher_password"), type="password", scale=3, min_width=180)
+        login_btn = gr.Button(t(L, "login"), variant="primary", scale=1, min_width=90)
+        logout_btn = gr.Button(t(L, "logout"), scale=1, min_width=90)
     login_msg = gr.Markdown("")
 
     with gr.Accordion(t(L, "upload"), open=True) as upload_box:
-        files = gr.File(file_count="multiple", label=t(L, "upload"), height=150,
+        # no label of its own: the accordion above says it, and the badge covered the drop icon
+        files = gr.File(file_count="multiple", label=t(L, "upload"), show_label=False, height=150,
                         file_types=[".pdf", ".docx", ".pptx", ".html", ".htm", ".md", ".txt"])
         with gr.Row():
-            subject = gr.Dropdown(["", *SUBJECTS], value="", label=t(L, "meta_subject"))
-            grade = gr.Dropdown(GRADES, value="", label=t(L, "meta_grade"))
-            lang = gr.Dropdown(["", *LANGS], value="", label=t(L, "meta_lang"))
-            policy = gr.Dropdown(list(POLICIES), value="reference", label=t(L, "meta_policy"))
+            subject = gr.Dropdown(tx.subject_choices(L), value="", label=t(L, "meta_subject"),
+                                  min_width=190)
+            grade = gr.Dropdown(tx.grade_choices(L), value="", label=t(L, "meta_grade"), min_width=110)
+            lang = gr.Dropdown(tx.lang_choices(L, "detect"), value="", label=t(L, "meta_lang"),
+                               min_width=190)
+            # wide: the choices say what each policy does ("homework: hints only")
+            policy = gr.Dropdown(tx.policy_choices(L), value=default_policy, label=t(L, "meta_policy"),
+                                 info=t(L, "meta_policy_info"), min_width=340, scale=2)
         upload_btn = gr.Button(t(L, "upload_button"), variant="primary")
-        upload_result = gr.Dataframe(headers=["file", "status", "document", "chunks", "message"],
-                                     interactive=False)
+        upload_msg = gr.Markdown("")
+        upload_result = gr.Dataframe(tx.table("upload", [], L), interactive=False, wrap=True,
+                                     elem_classes=["ustaz-table"])
 
     with gr.Accordion(t(L, "documents"), open=True) as docs_box:
-        with gr.Row():
-            f_lang = gr.Dropdown(["", *LANGS], value="", label=t(L, "filter_lang"))
-            f_subject = gr.Dropdown(["", *SUBJECTS], value="", label=t(L, "filter_subject"))
-            refresh = gr.Button(t(L, "refresh"))
+        with gr.Row(equal_height=True):
+            f_lang = gr.Dropdown(tx.lang_choices(L, "all"), value="", label=t(L, "filter_lang"),
+                                 min_width=160)
+            f_subject = gr.Dropdown(tx.subject_choices(L, "all"), value="", label=t(L, "filter_subject"),
+                                    min_width=190)
+            refresh = gr.Button(t(L, "refresh"), min_width=100)
         # Fixed shares: left to itself the table gave id and title the whole width at 1024px
         # and pushed language, subject and policy out of sight.
-        docs = gr.Dataframe(headers=["id", "title", "lang", "subject", "grade", "policy",
-                                     "version", "chunks", "format"], interactive=False, wrap=True,
-                            column_widths=["24%", "22%", "5%", "10%", "6%", "9%", "7%", "7%", "10%"],
-                            elem_classes=["ustaz-table"])
+        docs = gr.Dataframe(tx.table("documents", [], L), interactive=False, wrap=True,
+                            column_widths=["19%", "19%", "10%", "12%", "7%", "12%", "8%", "13%"],
+                            elem_classes=["ustaz-table", "ustaz-docs"])
+        selected_md = gr.Markdown(t(L, "select_hint"))
+        pick = gr.Textbox(visible=False)
         with gr.Row():
-            doc_key = gr.Textbox(label=t(L, "doc_key"), scale=3)
-            preview_btn = gr.Button(t(L, "preview"))
-            delete_btn = gr.Button(t(L, "delete"), variant="stop")
+            e_title = gr.Textbox(label=t(L, "meta_title"), min_width=200, scale=2)
+            e_subject = gr.Dropdown(tx.subject_choices(L), value="", label=t(L, "meta_subject"),
+                                    min_width=190)
+            e_grade = gr.Dropdown(tx.grade_choices(L), value="", label=t(L, "meta_grade"), min_width=110)
+            e_lang = gr.Dropdown(tx.lang_choices(L), value="", label=t(L, "filter_lang"), min_width=190)
+            e_policy = gr.Dropdown(tx.policy_choices(L), value=None, label=t(L, "meta_policy"),
+                                   min_width=340, scale=2)
         with gr.Row():
-            e_title = gr.Textbox(label="title")
-            e_subject = gr.Dropdown(["", *SUBJECTS], value="", label=t(L, "meta_subject"))
-            e_grade = gr.Dropdown(GRADES, value="", label=t(L, "meta_grade"))
-            e_lang = gr.Dropdown(["", *LANGS], value="", label=t(L, "filter_lang"))
-            e_policy = gr.Dropdown(["", *POLICIES], value="", label=t(L, "meta_policy"))
-            save_btn = gr.Button(t(L, "save_meta"))
+            save_btn = gr.Button(t(L, "save_meta"), min_width=120)
+            delete_btn = gr.Button(t(L, "delete"), variant="stop", min_width=120)
+        with gr.Group(visible=False) as confirm_box:
+            confirm_md = gr.Markdown("")
+            with gr.Row():
+                confirm_yes = gr.Button(t(L, "confirm_yes"), variant="stop", min_width=120)
+                confirm_no = gr.Button(t(L, "cancel"), min_width=120)
         action_msg = gr.Markdown("")
-        chunks = gr.Dataframe(headers=["#", "where", "text"], interactive=False, wrap=True)
+        chunks = gr.Dataframe(tx.table("chunks", [], L), interactive=False, wrap=True,
+                              column_widths=["6%", "24%", "70%"], elem_classes=["ustaz-table"])
 
     with gr.Accordion(t(L, "unanswered"), open=False) as unanswered_box:
-        unanswered = gr.Dataframe(headers=["question", "lang", "asked", "last"], interactive=False)
+        unanswered = gr.Dataframe(tx.table("unanswered", [], L), interactive=False, wrap=True,
+                                  elem_classes=["ustaz-table"])
     with gr.Accordion(t(L, "feedback_view"), open=False) as feedback_box:
-        feedback = gr.Dataframe(headers=["subject", "👍", "👎", "comments"], interactive=False)
-        flags = gr.Dataframe(headers=["time", "category", "lang", "text"], interactive=False)
+        feedback = gr.Dataframe(tx.table("feedback", [], L), interactive=False, wrap=True,
+                                elem_classes=["ustaz-table"])
+        flags_md = gr.Markdown(f"**{t(L, 'flags_view')}**")
+        flags = gr.Dataframe(tx.table("flags", [], L), interactive=False, wrap=True,
+                             elem_classes=["ustaz-table"])
     with gr.Accordion(t(L, "stats") + " · " + t(L, "model_view"), open=False) as stats_box:
-        stats = gr.Dataframe(headers=["lang", "subject", "documents", "chunks"], interactive=False)
+        stats = gr.Dataframe(tx.table("stats", [], L), interactive=False, elem_classes=["ustaz-table"])
         model = gr.Markdown("")
         rebuild_btn = gr.Button(t(L, "rebuild"))
 
-    def do_login(pw, ui):
-        tok, msg = services.login(pw, ui)
-        return tok, msg, ""
+    # ------------------------------------------------------------------ views
+    def views(tok, fl, fs, ui):
+        """Every table a teacher reads, filled when logged in and empty (translated headers) when not."""
+        if not tok or not services.active(tok):
+            return ([tx.table(k, [], ui) for k in ("documents", "unanswered", "feedback", "flags",
+                                                    "stats")] + [""])
+        return (tx.table("documents", services.documents(tok, fl, fs), ui),
+                tx.table("unanswered", services.unanswered(tok), ui),
+                tx.table("feedback", services.feedback_items(tok), ui),
+                tx.table("flags", services.flags(tok), ui),
+                tx.table("stats", services.stats(tok), ui), services.model_info(tok, ui))
 
-    def do_logout(tok):
+    def no_selection(ui):
+        return ["", t(ui, "select_hint"), "", "", "", "", None, tx.table("chunks", [], ui)]
+
+    def show(tok, key, ui):
+        d = services.details(tok, key)
+        return [d["doc_key"], t(ui, "selected_doc", title=d["title"], doc=d["doc_key"], n=d["passages"]),
+                d["title"], d["subject"], str(d["grade"] or ""), d["lang"], d["policy"],
+                tx.table("chunks", services.preview(tok, key), ui)]
+
+    view_outputs = [docs, unanswered, feedback, flags, stats, model]
+    selection_outputs = [selected, selected_md, e_title, e_subject, e_grade, e_lang, e_policy, chunks]
+    form_outputs = [files, subject, grade, lang, policy]
+    confirm_outputs = [pending, confirm_box, confirm_md]
+
+    def fresh_form():
+        return [None, "", "", "", default_policy]
+
+    # Everything a teacher saw, gone at once: logout and timeout leave a student nothing.
+    clear_outputs = [token, password, upload_rows, login_msg, timer, upload_result, upload_msg,
+                     f_lang, f_subject, *form_outputs, *view_outputs, *selection_outputs,
+                     *confirm_outputs, action_msg]
+
+    def cleared(ui, msg):
+        return ["", "", [], msg, gr.Timer(active=False), tx.table("upload", [], ui), "", "", "",
+                *fresh_form(), *views("", "", "", ui), *no_selection(ui), *hide_confirm(), ""]
+
+    # ---------------------------------------------------------------- actions
+    def do_login(password, ui, old):
+        services.logout(old)  # a second login in the same tab leaves no older token alive
+        tok, msg = services.login(password, ui)
+        return tok, msg, "", gr.Timer(active=bool(tok))
+
+    def do_logout(tok, ui):
         services.logout(tok)
-        return "", ""
+        return cleared(ui, t(ui, "logged_out"))
 
-    def load_all(tok):
-        if not tok:
-            return [[]] * 5 + [""]
-        return (services.documents(tok), services.unanswered(tok), services.feedback_summary(tok),
-                services.flags(tok), services.stats(tok), services.model_info(tok))
+    def check_session(tok, ui):
+        if tok and not services.active(tok):
+            minutes = round(services.token_ttl_s / 60)
+            return cleared(ui, t(ui, "session_expired", minutes=minutes))
+        return [gr.skip()] * len(clear_outputs)
 
-    def do_upload(tok, paths, s, g, lg, p):
-        rows = services.upload(tok, paths, s, g, lg, p)
-        return rows, services.documents(tok), None
+    def do_upload(tok, files, subject, grade, lang, policy, filter_lang, filter_subject, ui):
+        rows = services.upload(tok, files, subject, grade, lang, policy)
+        return (rows, tx.table("upload", rows, ui), t(ui, "uploaded", n=len(rows)),
+                tx.table("documents", services.documents(tok, filter_lang, filter_subject), ui),
+                *fresh_form())
 
-    def do_delete(tok, key, ui):
-        ok = services.delete(tok, key)
-        return services.documents(tok), t(ui, "deleted" if ok else "not_found"), []
+    def do_documents(tok, filter_lang, filter_subject, ui):
+        return tx.table("documents", services.documents(tok, filter_lang, filter_subject), ui)
 
-    def do_save(tok, key, ti, s, g, lg, p, ui):
-        services.edit(tok, key, ti, s, g, lg, p)
-        return services.documents(tok), t(ui, "saved")
+    def do_select(tok, doc_key, ui):
+        return [*show(tok, doc_key, ui), *hide_confirm()]
+
+    def select_row(tok, ui, evt: gr.SelectData):
+        row = evt.row_value or []
+        if not row or not row[0]:
+            return [gr.skip()] * (len(selection_outputs) + len(confirm_outputs))
+        return do_select(tok, row[0], ui)
+
+    def hide_confirm():
+        return ["", gr.Group(visible=False), ""]
+
+    def do_save(tok, key, title, subject, grade, lang, policy, filter_lang, filter_subject, ui):
+        services.require(tok)
+        if not key:
+            raise UserError("choose_first")
+        services.edit(tok, key, title, subject, grade, lang, policy)
+        return (tx.table("documents", services.documents(tok, filter_lang, filter_subject), ui),
+                t(ui, "saved"), show(tok, key, ui)[1])
+
+    def ask_delete(tok, key, ui):
+        services.require(tok)
+        if not key:
+            raise UserError("choose_first")
+        d = services.details(tok, key)
+        return (key, gr.Group(visible=True),
+                t(ui, "confirm_delete", title=d["title"], doc=key, n=d["passages"]), "")
+
+    def confirm_delete(tok, key, filter_lang, filter_subject, ui):
+        services.require(tok)
+        if not key:
+            raise UserError("choose_first")
+        d = services.details(tok, key)
+        services.delete(tok, key)
+        return [tx.table("documents", services.documents(tok, filter_lang, filter_subject), ui),
+                t(ui, "deleted_named", title=d["title"], n=d["passages"]), *hide_confirm(),
+                *no_selection(ui)]
+
+    def cancel_delete(ui):
+        return [*hide_confirm(), t(ui, "cancelled")]
 
     def do_rebuild(tok, ui):
         services.rebuild(tok)
-        return t(ui, "rebuilt"), services.stats(tok)
+        return t(ui, "rebuilt"), tx.table("stats", services.stats(tok), ui)
 
-    everything = [docs, unanswered, feedback, flags, stats, model]
-    login_btn.click(do_login, [password, ui_lang], [token, login_msg, password],
-                    api_name="teacher_login").then(_guard(load_all), [token], everything,
-                                                   api_visibility="private")
-    logout_btn.click(do_logout, [token], [token, login_msg], api_name="teacher_logout")
-    upload_btn.click(_guard(do_upload), [token, files, subject, grade, lang, policy],
-                     [upload_result, docs, files], api_name="teacher_upload")
-    refresh.click(_guard(lambda tok, lg, s: services.documents(tok, lg, s)),
-                  [token, f_lang, f_subject], [docs], api_name="teacher_documents")
-    preview_btn.click(_guard(services.preview), [token, doc_key], [chunks],
-                      api_name="teacher_preview")
-    delete_btn.click(_guard(do_delete), [token, doc_key, ui_lang], [docs, action_msg, chunks],
-                     api_name="teacher_delete")
-    save_btn.click(_guard(do_save), [token, doc_key, e_title, e_subject, e_grade, e_lang, e_policy,
-                                     ui_lang], [docs, action_msg], api_name="teacher_edit")
-    rebuild_btn.click(_guard(do_rebuild), [token, ui_lang], [action_msg, stats],
+    def relang(tok, key, waiting, rows, fl, fs, ui):
+        """Tables are re-rendered in the new interface language; a pending delete question too,
+        and status lines of the old language are dropped."""
+        selection, question = no_selection(ui)[1:], ""
+        if tok and services.active(tok):
+            try:
+                selection = show(tok, key, ui)[1:] if key else selection
+                if waiting:
+                    d = services.details(tok, waiting)
+                    question = t(ui, "confirm_delete", title=d["title"], doc=waiting, n=d["passages"])
+            except UserError:
+                pass
+        return [tx.table("upload", rows or [], ui), *views(tok, fl, fs, ui), *selection, question,
+                "", "", ""]
+
+    login_btn.click(do_login, [password, ui_lang, token], [token, login_msg, password, timer],
+                    api_name="teacher_login").then(
+        views, [token, f_lang, f_subject, ui_lang], view_outputs, api_name="teacher_views")
+    logout_btn.click(do_logout, [token, ui_lang], clear_outputs, api_name="teacher_logout")
+    # the check is cheap: it neither waits behind students' answers nor flashes the tables
+    timer.tick(check_session, [token, ui_lang], clear_outputs, api_name="teacher_session",
+               concurrency_limit=None, show_progress="hidden")
+    upload_outputs = [upload_rows, upload_result, upload_msg, docs, *form_outputs]
+    upload_btn.click(_guard(do_upload, len(upload_outputs), 2),
+                     [token, files, subject, grade, lang, policy, f_lang, f_subject, ui_lang],
+                     upload_outputs, api_name="teacher_upload")
+    for trigger in (refresh.click, f_lang.input, f_subject.input):
+        trigger(_guard(do_documents, 1, 0), [token, f_lang, f_subject, ui_lang], [docs],
+                api_name="teacher_documents" if trigger == refresh.click else None,
+                api_visibility="public" if trigger == refresh.click else "private")
+    chosen_outputs = selection_outputs + confirm_outputs
+    docs.select(_guard(select_row, len(chosen_outputs), 1, ui_at=1), [token, ui_lang], chosen_outputs,
+                api_visibility="private")
+    # The same as a click on a row, by document id, for scripts and tests.
+    pick.change(_guard(do_select, len(chosen_outputs), 1), [token, pick, ui_lang], chosen_outputs,
+                api_name="teacher_select")
+    save_btn.click(_guard(do_save, 3, 1), [token, selected, e_title, e_subject, e_grade, e_lang,
+                                           e_policy, f_lang, f_subject, ui_lang],
+                   [docs, action_msg, selected_md], api_name="teacher_edit")
+    delete_btn.click(_guard(ask_delete, 4, 3), [token, selected, ui_lang],
+                     [*confirm_outputs, action_msg], api_name="teacher_delete")
+    deleted_outputs = [docs, action_msg, *confirm_outputs, *selection_outputs]
+    confirm_yes.click(_guard(confirm_delete, len(deleted_outputs), 1),
+                      [token, pending, f_lang, f_subject, ui_lang], deleted_outputs,
+                      api_name="teacher_delete_confirm")
+    confirm_no.click(cancel_delete, [ui_lang], [*confirm_outputs, action_msg],
+                     api_visibility="private")
+    rebuild_btn.click(_guard(do_rebuild, 2, 0), [token, ui_lang], [action_msg, stats],
                       api_name="teacher_rebuild")
     for box in (unanswered_box, feedback_box, stats_box):
-        box.expand(_guard(load_all), [token], everything, api_visibility="private")
+        box.expand(views, [token, f_lang, f_subject, ui_lang], view_outputs, api_visibility="private")
+    # Gradio draws the drop zone's words once, in the locale of that moment: after the locale
+    # follows the new language, the drop zone is drawn again.
+    ui_lang.change(None, [ui_lang], None, js=SET_GRADIO_LOCALE).then(
+        lambda: gr.File(visible=False), None, [files], api_visibility="private").then(
+        lambda: gr.File(visible=True), None, [files], api_visibility="private")
+    ui_lang.change(relang, [token, selected, pending, upload_rows, f_lang, f_subject, ui_lang],
+                   [upload_result, *view_outputs, *selection_outputs[1:], confirm_md, login_msg,
+                    upload_msg, action_msg], api_visibility="private")
+
+    relabels = [
+        (password, lambda lg: gr.update(label=t(lg, "teacher_password"))),
+        (login_btn, lambda lg: gr.update(value=t(lg, "login"))),
+        (logout_btn, lambda lg: gr.update(value=t(lg, "logout"))),
+        (upload_box, lambda lg: gr.update(label=t(lg, "upload"))),
+        (files, lambda lg: gr.update(label=t(lg, "upload"))),
+        (subject, lambda lg: gr.update(label=t(lg, "meta_subject"), choices=tx.subject_choices(lg))),
+        (grade, lambda lg: gr.update(label=t(lg, "meta_grade"), choices=tx.grade_choices(lg))),
+        (lang, lambda lg: gr.update(label=t(lg, "meta_lang"), choices=tx.lang_choices(lg, "detect"))),
+        (policy, lambda lg: gr.update(label=t(lg, "meta_policy"), info=t(lg, "meta_policy_info"),
+                                      choices=tx.policy_choices(lg))),
+        (upload_btn, lambda lg: gr.update(value=t(lg, "upload_button"))),
+        (docs_box, lambda lg: gr.update(label=t(lg, "documents"))),
+        (f_lang, lambda lg: gr.update(label=t(lg, "filter_lang"), choices=tx.lang_choices(lg, "all"))),
+        (f_subject, lambda lg: gr.update(label=t(lg, "filter_subject"),
+                                         choices=tx.subject_choices(lg, "all"))),
+        (refresh, lambda lg: gr.update(value=t(lg, "refresh"))),
+        (e_title, lambda lg: gr.update(label=t(lg, "meta_title"))),
+        (e_subject, lambda lg: gr.update(label=t(lg, "meta_subject"), choices=tx.subject_choices(lg))),
+        (e_grade, lambda lg: gr.update(label=t(lg, "meta_grade"), choices=tx.grade_choices(lg))),
+        (e_lang, lambda lg: gr.update(label=t(lg, "filter_lang"), choices=tx.lang_choices(lg))),
+        (e_policy, lambda lg: gr.update(label=t(lg, "meta_policy"), choices=tx.policy_choices(lg))),
+        (save_btn, lambda lg: gr.update(value=t(lg, "save_meta"))),
+        (delete_btn, lambda lg: gr.update(value=t(lg, "delete"))),
+        (confirm_yes, lambda lg: gr.update(value=t(lg, "confirm_yes"))),
+        (confirm_no, lambda lg: gr.update(value=t(lg, "cancel"))),
+        (unanswered_box, lambda lg: gr.update(label=t(lg, "unanswered"))),
+        (feedback_box, lambda lg: gr.update(label=t(lg, "feedback_view"))),
+        (flags_md, lambda lg: gr.update(value=f"**{t(lg, 'flags_view')}**")),
+        (stats_box, lambda lg: gr.update(label=t(lg, "stats") + " · " + t(lg, "model_view"))),
+        (rebuild_btn, lambda lg: gr.update(value=t(lg, "rebuild"))),
+    ]
 
     def relabel(lg):
-        return [gr.update(label=t(lg, "teacher_password")), gr.update(value=t(lg, "login")),
-                gr.update(value=t(lg, "logout")), gr.update(label=t(lg, "upload")),
-                gr.update(value=t(lg, "upload_button")), gr.update(label=t(lg, "documents")),
-                gr.update(value=t(lg, "refresh")), gr.update(value=t(lg, "preview")),
-                gr.update(value=t(lg, "delete")), gr.update(label=t(lg, "unanswered")),
-                gr.update(label=t(lg, "feedback_view")),
-                gr.update(label=t(lg, "stats") + " · " + t(lg, "model_view")),
-                gr.update(value=t(lg, "rebuild"))]
+        return [update(lg) for _, update in relabels]
 
-    outputs = [password, login_btn, logout_btn, upload_box, upload_btn, docs_box, refresh,
-               preview_btn, delete_btn, unanswered_box, feedback_box, stats_box, rebuild_btn]
-    return relabel, outputs
+    return relabel, [component for component, _ in relabels]
