@@ -157,3 +157,17 @@ def test_the_gate_fails_ci_when_a_component_is_degraded(real_embedder):
     failures = apply_gate(report)
     assert failures and failures[0].startswith("retrieval_bundled: mrr@10")
     assert report["tasks"]["retrieval_bundled"]["gate"]["ok"] is False
+
+
+def test_answer_first_reads_only_the_first_quoted_sentence():
+    from tutor.answer.types import Answer
+    from tutor.evaluation.tasks.answers import answer_first
+
+    def quoted(*sentences):
+        return Answer("Intro\n\n" + "\n\n".join(f"> {s} [1]" for s in sentences), "ru", "explain", "extractive")
+
+    assert answer_first(quoted("Ядро состоит из протонов и нейтронов.", "Слово «атом» греческое."),
+                        ["протонов"], False) == 1.0
+    assert answer_first(quoted("Слово «атом» греческое.", "Ядро состоит из протонов и нейтронов."),
+                        ["протонов"], False) == 0.0
+    assert answer_first(Answer("Не нашёл.", "ru", "explain", "none", abstained=True), ["x"], False) is None

@@ -18,8 +18,11 @@ from tutor.text.textnorm import tokenize
 # name for "кім") that the question does not already contain; then NEIGHBOUR_WEIGHT of
 # how much better its best neighbour in the same passage scores (the answer often sits in
 # the sentence after the one that repeats the question's words), and PASSAGE_WEIGHT x its
-# passage's fused retrieval score minus the top passage's.
-# Chosen on the bundled QA set: docs/decisions/2026-12-01-extractive-sentence-weights.md
+# passage's fused retrieval score minus the top passage's. CUE_BONUS is the same for a
+# sentence that says what a "how is it called" / "what is it made of" / "why" question asks
+# ("деп аталады", "состоит из", "өйткені").
+# Chosen on the bundled QA set: docs/decisions/2026-12-01-extractive-sentence-weights.md,
+# docs/decisions/2026-12-07-answer-first.md
 OVERLAP_WEIGHT = 0.25
 TYPE_BONUS = 0.10
 CUE_BONUS = 0.10

@@ -34,10 +34,6 @@ _QUESTION_TYPES: list[tuple[str, re.Pattern]] = [
     ("why", re.compile(
         r"\bнеге\b|\bне\s+үшін\b|\bнеліктен\b|\bне\s+себепт\w*"
         r"|\b(?:почему|зачем|отчего)\b|\bwhy\b")),
-    # "what is X": a definition comes last, the other kinds are more specific
-    ("define", re.compile(
-        r"\bдеген\s+(?:не|кім)\b|\bдегеніміз\s+не\b|\bдеп\s+нені\b|\bнені\s+білдіреді\b"
-        r"|\bчто\s+(?:такое|так\w+|значит|означает)\b|\bчто\s+называ\w*|\bwhat\s+(?:is|are|does)\b")),
 ]
 
 _YEAR = re.compile(r"\b(?:1\d{3}|20\d{2})\b|\b[IVXLC]+\s*(?:ғ\b|ғасыр|в\b|в\.|век|century)")
@@ -54,7 +50,7 @@ _NUMBER_WORD = re.compile(
     r"|миллион\w*|миллиард\w*|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand"
     r"|million)\b", re.IGNORECASE)
 _DIGITS = re.compile(r"\d+")
-# Sentences that give what a "name", "parts", "why" or "define" question asks for say so
+# Sentences that give what a "name", "parts" or "why" question asks for say so
 # with these words; unlike a year or a name they need not be new to the question.
 _CUES: dict[str, re.Pattern] = {
     "name": re.compile(r"атал\w*|атай\w*|называ\w*|зову\w*|\bcalled\b|\bnamed?\b", re.IGNORECASE),
@@ -62,8 +58,6 @@ _CUES: dict[str, re.Pattern] = {
                         re.IGNORECASE),
     "why": re.compile(r"себеб\w*|өйткені|сондықтан|үшін|себепті|потому|поэтому|так\s+как|из-за"
                       r"|\bчтобы\b|\bbecause\b|\bso\s+that\b|\bsince\b|\btherefore\b", re.IGNORECASE),
-    "define": re.compile(r"\s[—–-]\s|\bэто\b|дегеніміз|деп\s+атал\w*|деп\s+атай\w*|называ\w*"
-                         r"|\bis\s+(?:a|an|the)\b|\bare\b|\bmeans\b", re.IGNORECASE),
 }
 # a capitalised word inside the sentence: after a word or a comma, not after a quote or
 # a full stop, where any word is capitalised
@@ -71,8 +65,8 @@ _NAME = re.compile(r"(?<=[\w,] )[A-ZА-ЯЁӘҒҚҢӨҰҮҺІ][^\W\d_]+")
 
 
 def question_type(question: str) -> str | None:
-    """'when', 'count', 'who', 'where', 'name', 'parts', 'why', 'define' or None for the
-    kind of answer asked for."""
+    """'when', 'count', 'who', 'where', 'name', 'parts', 'why' or None for the kind of
+    answer asked for."""
     q = question.lower().replace("ё", "е")
     for kind, pattern in _QUESTION_TYPES:
         if pattern.search(q):

@@ -38,6 +38,13 @@ def citation_valid(answer, retrieved_keys: set[int] | None = None) -> bool:
     return numbers <= known and (not answer.citations or bool(numbers))
 
 
+def answer_first(answer, golds: list[str], tolerant: bool) -> float | None:
+    """Whether the first quoted sentence holds the answer (None for an abstention): the
+    student reads the answer before anything else."""
+    quoted = _quoted(answer)
+    return contains_answer(quoted[0], golds, tolerant) if quoted else None
+
+
 def quoted_words(answer) -> float | None:
     """Words of the quoted body (None for an answer that quotes nothing, an abstention):
     how much the student reads, beside how often it holds the answer."""
@@ -63,6 +70,7 @@ class BundledAnswers(Task):
             tolerant = item["lang"] == "kk"
             return {
                 "contains_answer": contains_answer(text, [item["answer"]], tolerant),
+                "answer_first": answer_first(answer, [item["answer"]], tolerant),
                 "quoted_words": quoted_words(answer),
                 "citation_valid": float(citation_valid(answer)),
                 "language_match": float(answer.lang == item["lang"]
@@ -139,6 +147,7 @@ def _external_answers(ctx: EvalContext, name: str, lang: str, docs: list[PoolDoc
             gold_text = "\n".join(s for _, s, _ in best)
             rows.append({
                 "contains_answer": contains_answer(text, golds, tolerant),
+                "answer_first": answer_first(answer, golds, tolerant),
                 "quoted_words": quoted_words(answer),
                 "gold_passage_contains": contains_answer(gold_text, golds, tolerant),
                 "gold_passage_f1": max((token_f1(s, golds) for _, s, _ in best), default=0.0),
