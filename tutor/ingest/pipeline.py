@@ -60,10 +60,11 @@ def _size(n: int) -> str:
 
 
 class Ingestor:
-    def __init__(self, store, index, max_bytes: int = 50 * 1024 * 1024):
+    def __init__(self, store, index, max_bytes: int = 50 * 1024 * 1024, ocr=None):
         self.store = store
         self.index = index
         self.max_bytes = max_bytes
+        self.ocr = ocr  # the OCR engine for scans and photos (tesseract when None)
 
     def ingest_bytes(self, name: str, data: bytes, *, doc_key: str = "", bundled: bool = False,
                      refresh: bool = True, **meta_overrides) -> IngestResult:
@@ -71,7 +72,7 @@ class Ingestor:
         if len(data) > self.max_bytes:
             raise self._too_big(name, len(data))
         try:
-            parsed = read_file(name, data)
+            parsed = read_file(name, data, ocr=self.ocr)
         except ReadError as exc:
             raise IngestError(name, str(exc)) from None
         meta = {**parsed.meta, **{k: v for k, v in meta_overrides.items() if v not in (None, "")}}

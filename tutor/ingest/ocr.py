@@ -1,0 +1,201 @@
+"""OCR of page images: a small engine interface, tesseract behind it, and the image clean-up
+a phone photo of a page needs first (EXIF rotation, uneven light, contrast, skew).
+
+The engine choice and the measured error rates are in docs/decisions/2026-12-07-ocr-engine.md.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from dataclasses import dataclass
+from typing import Protocol
+
+from PIL import Image, ImageFilter, ImageOps
+
+from tutor.text.letters import KK_LETTERS_ANY_CASE
+
+LANGS = "kaz+rus+eng"
+MAX_PIXELS = 60_000_000  # a page photographed at 300 dpi is 9 MP; 100 MP is refused unread
+INSTALL_HINT = ("OCR needs tesseract with its Kazakh, Russian and English models: install the Debian "
+                "packages tesseract-ocr tesseract-ocr-kaz tesseract-ocr-rus tesseract-ocr-eng "
+                "(scripts/install_ocr.sh does it)")
+
+
+class OcrUnavailable(RuntimeError):
+    """The OCR engine is not installed; the message says what to install."""
+
+
+@dataclass
+class OcrText:
+    """What OCR read on one page: paragraphs in reading order and the mean confidence of its
+    words (0-1; 0 when nothing was read)."""
+    paragraphs: list[str]
+    confidence: float
+    words: int
+    langs: str = ""
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+
+class OcrEngine(Protocol):
+    name: str
+
+    def check(self) -> None:
+        """Raise ``OcrUnavailable`` (saying what to install) when the engine cannot run."""
+
+    def recognise(self, image: Image.Image) -> OcrText: ...
+
+
+class TesseractEngine:
+    """tesseract through pytesseract (one process per page, no native binding to build).
+
+    ``langs="auto"`` reads the page with all three models, then again with Kazakh or Russian
+    alone, as its Kazakh letters decide."""
+
+    name = "tesseract"
+
+    def __init__(self, langs: str = LANGS, timeout: float = 180.0):
+        self.langs = langs
+        self.timeout = timeout
+        self._checked = False
+
+    def check(self) -> None:
+        if self._checked:
+            return
+        try:
+            import pytesseract
+        except ImportError:
+            raise OcrUnavailable(INSTALL_HINT + " and the Python package pytesseract") from None
+        if shutil.which(pytesseract.pytesseract.tesseract_cmd) is None:
+            raise OcrUnavailable(INSTALL_HINT)
+        have = set(pytesseract.get_languages(config=""))
+        missing = [lang for lang in LANGS.split("+") if lang not in have]
+        if missing:
+            raise OcrUnavailable(f"{INSTALL_HINT} (missing models: {', '.join(missing)})")
+        self._checked = True
+
+    def recognise(self, image: Image.Image) -> OcrText:
+        self.check()
+        langs = LANGS if self.langs == "auto" else self.langs
+        result = self._run(image, langs)
+        if self.langs == "auto" and result.words:
+            text = result.text
+            letters = sum(ch.isalpha() for ch in text) or 1
+            kazakh = sum(ch in KK_LETTERS_ANY_CASE for ch in text) / letters
+            result = self._run(image, "kaz+eng" if kazakh > 0.01 else "rus+eng")
+        return result
+
+    def _run(self, image: Image.Image, langs: str) -> OcrText:
+        import pytesseract
+
+        try:
+            data = pytesseract.image_to_data(image, lang=langs, config="--psm 3", timeout=self.timeout,
+                                             output_type=pytesseract.Output.DICT)
+        except RuntimeError as exc:  # pytesseract signals its timeout so
+            raise OcrUnavailable(f"OCR of the page took longer than {self.timeout:.0f} s ({exc})") from None
+        return paragraphs_from_data(data, langs)
+
+
+def paragraphs_from_data(data: dict, langs: str = "") -> OcrText:
+    """tesseract's word table (image_to_data) as paragraphs of lines, with the mean word
+    confidence; words read with confidence below 0 are layout rows, not words."""
+    paragraphs: dict[tuple, dict[tuple, list[str]]] = {}
+    confs: list[float] = []
+    for i, word in enumerate(data["text"]):
+        conf = float(data["conf"][i])
+        if conf < 0 or not word.strip():
+            continue
+        confs.append(conf)
+        par = (data["block_num"][i], data["par_num"][i])
+        line = par + (data["line_num"][i],)
+        paragraphs.setdefault(par, {}).setdefault(line, []).append(word)
+    out = []
+    for lines in paragraphs.values():
+        text = "\n".join(" ".join(words) for words in lines.values())
+        text = re.sub(r"-\n(?=\w)", "", text)  # words hyphenated at a line end
+        out.append(re.sub(r"\s*\n\s*", " ", text).strip())
+    confidence = sum(confs) / len(confs) / 100 if confs else 0.0
+    return OcrText([p for p in out if p], round(confidence, 3), len(confs), langs)
+
+
+def make_ocr_engine(name: str = "tesseract", langs: str = LANGS) -> OcrEngine:
+    if name == "tesseract":
+        return TesseractEngine(langs)
+    raise ValueError(f"unknown OCR engine {name!r} (known: tesseract)")
+
+
+# ---------------------------------------------------------------- page images
+def open_image(data: bytes) -> Image.Image:
+    """A photo or scan, decoded only after its header shows a size within ``MAX_PIXELS``;
+    ValueError with a sentence for the teacher otherwise."""
+    try:
+        image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        raise ValueError("the image is too large to read") from None
+    except Exception as exc:  # noqa: BLE001 - UnidentifiedImageError, truncated headers...
+        raise ValueError(f"the image is damaged or of an unknown kind ({type(exc).__name__})") from None
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ValueError(f"the image is {width}×{height} pixels ({width * height / 1e6:.0f} megapixels), "
+                         f"more than the limit of {MAX_PIXELS // 1_000_000}: save it smaller and upload it again")
+    try:
+        image.load()
+        if getattr(image, "n_frames", 1) > 1:  # a multi-page TIFF: first page only
+            image.seek(0)
+        image = ImageOps.exif_transpose(image)
+    except Exception as exc:  # noqa: BLE001
+        raise ValueError(f"the image is damaged and cannot be read ({type(exc).__name__})") from None
+    return image
+
+
+def prepare_page(image: Image.Image) -> Image.Image:
+    """Grey, evenly lit, contrast stretched and straightened: what tesseract reads best."""
+    import numpy as np
+
+    if image.mode in ("RGBA", "LA", "P"):
+        image = image.convert("RGBA")
+        white = Image.new("RGBA", image.size, "white")
+        image = Image.alpha_composite(white, image)
+    gray = image.convert("L")
+    # Uneven light: divide by the page's background (a blurred max filter removes the ink)
+    small = gray.reduce(8) if min(gray.size) >= 400 else gray
+    background = small.filter(ImageFilter.MaxFilter(5)).filter(ImageFilter.GaussianBlur(8))
+    background = background.resize(gray.size, Image.BILINEAR)
+    page = np.asarray(gray, dtype=np.float32)
+    light = np.maximum(np.asarray(background, dtype=np.float32), 1.0)
+    flat = np.clip(page / light * 255.0, 0, 255).astype(np.uint8)
+    image = ImageOps.autocontrast(Image.fromarray(flat), cutoff=1)
+    angle = skew_angle(image)
+    if abs(angle) >= 0.3:
+        image = image.rotate(-angle, resample=Image.BICUBIC, expand=True, fillcolor=255)
+    return image
+
+
+def skew_angle(image: Image.Image, limit: float = 6.0) -> float:
+    """How far the text lines are turned (degrees, counter-clockwise; a few at most): the
+    angle at which the rows' ink profile is sharpest. Tesseract's own orientation check
+    finds only quarter turns, and a photo is off by a few degrees."""
+    import numpy as np
+
+    scale = 1000 / max(image.size)
+    small = image.resize((max(1, int(image.width * scale)), max(1, int(image.height * scale))),
+                         Image.BILINEAR) if scale < 1 else image
+    ink = np.asarray(small, dtype=np.float32) < 128
+    if ink.mean() < 0.002:
+        return 0.0
+    ys, xs = np.nonzero(ink)
+    cx, cy = small.width / 2, small.height / 2
+
+    def sharpness(angle: float) -> float:
+        theta = np.deg2rad(angle)
+        rows = ((ys - cy) * np.cos(theta) - (xs - cx) * np.sin(theta)).astype(np.int64)
+        counts = np.bincount(rows - rows.min())
+        return float(np.square(counts.astype(np.float64)).sum())
+
+    best = max(np.arange(-limit, limit + 0.01, 0.5), key=sharpness)
+    best = max(np.arange(best - 0.5, best + 0.51, 0.1), key=sharpness)
+    return -float(round(best, 1))
