@@ -7,6 +7,7 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
+from functools import cache
 
 from tutor.ingest.encoding import NotText, decode_bytes
 
@@ -313,6 +314,7 @@ def read_image(data: bytes, *, ocr=None) -> Parsed:
     return Parsed("", blocks, {"ocr_pages": 1, "ocr_confidence": result.confidence})
 
 
+@cache
 def _register_heif() -> None:
     try:
         from pillow_heif import register_heif_opener
