@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what OCR of scanned PDFs and photos of pages needs: Debian's tesseract with its
-# Kazakh, Russian and English models (the Python side, pytesseract and pypdfium2, comes
-# with the package's dependencies). Idempotent: apt-get runs only for missing packages.
+# Kazakh, Russian and English models (pypdfium2, which renders PDF pages for it, comes with
+# the package's dependencies). Idempotent: apt-get runs only for missing packages.
 #
 # usage: scripts/install_ocr.sh
 set -euo pipefail

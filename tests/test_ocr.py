@@ -17,7 +17,7 @@ from test_ingest import corpus_state, small_runtime  # noqa: F401
 
 from tutor.answer.types import Citation
 from tutor.ingest import IngestError
-from tutor.ingest.ocr import OcrText, skew_angle
+from tutor.ingest.ocr import OcrText, TesseractEngine, skew_angle
 from tutor.ingest.readers import ReadError, pdf_page_count, read_file, read_pdf, read_pdf_pages
 from tutor.ingest.textlayer import plausible, repair
 from tutor.retrieval.hybrid import FusionParams
@@ -150,7 +150,7 @@ class NoOcr:
     def check(self) -> None:
         pass
 
-    def recognise(self, image) -> OcrText:
+    def recognise(self, image, dpi=None) -> OcrText:
         raise AssertionError("this page has a usable text layer and must not be OCR'd")
 
 
@@ -336,11 +336,9 @@ def test_a_bad_image_is_refused_with_one_clear_message_and_changes_nothing(small
 
 
 @needs_font
-def test_without_tesseract_a_scan_says_what_to_install(monkeypatch):
-    import pytesseract
-
-    monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", "/nonexistent/tesseract")
+def test_without_tesseract_a_scan_says_what_to_install():
+    missing = TesseractEngine(command="/nonexistent/tesseract")
     with pytest.raises(ReadError, match="tesseract-ocr-kaz"):
-        read_file("page.png", encoded(page_image(RU_LINES), "PNG"))
+        read_file("page.png", encoded(page_image(RU_LINES), "PNG"), ocr=missing)
     with pytest.raises(ReadError, match="tesseract-ocr-kaz"):
-        read_pdf(layered_pdf([(None, page_image(RU_LINES))]))
+        read_pdf(layered_pdf([(None, page_image(RU_LINES))]), ocr=missing)

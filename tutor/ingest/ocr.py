@@ -7,8 +7,10 @@ The engine choice and the measured error rates are in docs/decisions/2026-12-07-
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
+import subprocess
 import warnings
 from dataclasses import dataclass
 from typing import Protocol
@@ -24,7 +26,11 @@ INSTALL_HINT = ("OCR needs tesseract with its Kazakh, Russian and English models
                 "(scripts/install_ocr.sh does it)")
 
 
-class OcrUnavailable(RuntimeError):
+class OcrError(RuntimeError):
+    """A page could not be read by OCR; the message says why."""
+
+
+class OcrUnavailable(OcrError):
     """The OCR engine is not installed; the message says what to install."""
 
 
@@ -48,72 +54,82 @@ class OcrEngine(Protocol):
     def check(self) -> None:
         """Raise ``OcrUnavailable`` (saying what to install) when the engine cannot run."""
 
-    def recognise(self, image: Image.Image) -> OcrText: ...
+    def recognise(self, image: Image.Image, dpi: int | None = None) -> OcrText: ...
 
 
 class TesseractEngine:
-    """tesseract through pytesseract (one process per page, no native binding to build).
+    """Debian's tesseract command, one process per page, its word table (TSV) read back.
 
     ``langs="auto"`` reads the page with all three models, then again with Kazakh or Russian
     alone, as its Kazakh letters decide."""
 
     name = "tesseract"
 
-    def __init__(self, langs: str = LANGS, timeout: float = 180.0):
+    def __init__(self, langs: str = LANGS, timeout: float = 180.0, command: str = "tesseract"):
         self.langs = langs
         self.timeout = timeout
+        self.command = command
         self._checked = False
 
     def check(self) -> None:
         if self._checked:
             return
-        try:
-            import pytesseract
-        except ImportError:
-            raise OcrUnavailable(INSTALL_HINT + " and the Python package pytesseract") from None
-        if shutil.which(pytesseract.pytesseract.tesseract_cmd) is None:
+        if shutil.which(self.command) is None:
             raise OcrUnavailable(INSTALL_HINT)
-        have = set(pytesseract.get_languages(config=""))
+        listed = subprocess.run([self.command, "--list-langs"], capture_output=True, text=True, timeout=60)
+        have = set(listed.stdout.split())
         missing = [lang for lang in LANGS.split("+") if lang not in have]
         if missing:
             raise OcrUnavailable(f"{INSTALL_HINT} (missing models: {', '.join(missing)})")
         self._checked = True
 
-    def recognise(self, image: Image.Image) -> OcrText:
+    def recognise(self, image: Image.Image, dpi: int | None = None) -> OcrText:
         self.check()
         langs = LANGS if self.langs == "auto" else self.langs
-        result = self._run(image, langs)
+        result = self._run(image, langs, dpi)
         if self.langs == "auto" and result.words:
             text = result.text
             letters = sum(ch.isalpha() for ch in text) or 1
             kazakh = sum(ch in KK_LETTERS_ANY_CASE for ch in text) / letters
-            result = self._run(image, "kaz+eng" if kazakh > 0.01 else "rus+eng")
+            result = self._run(image, "kaz+eng" if kazakh > 0.01 else "rus+eng", dpi)
         return result
 
-    def _run(self, image: Image.Image, langs: str) -> OcrText:
-        import pytesseract
-
+    def _run(self, image: Image.Image, langs: str, dpi: int | None) -> OcrText:
+        buf = io.BytesIO()
+        image.save(buf, "PNG", compress_level=1)
+        args = [self.command, "stdin", "stdout", "-l", langs, "--psm", "3"]
+        args += ["--dpi", str(dpi)] if dpi else []
+        # One thread: tesseract's OpenMP threads spin against each other on a busy machine
+        # (a page took 44 s with two threads instead of 4 s with one, two cores shared).
+        env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
         try:
-            data = pytesseract.image_to_data(image, lang=langs, config="--psm 3", timeout=self.timeout,
-                                             output_type=pytesseract.Output.DICT)
-        except RuntimeError as exc:  # pytesseract signals its timeout so
-            raise OcrUnavailable(f"OCR of the page took longer than {self.timeout:.0f} s ({exc})") from None
-        return paragraphs_from_data(data, langs)
+            done = subprocess.run([*args, "tsv"], input=buf.getvalue(), capture_output=True,
+                                  timeout=self.timeout, env=env)
+        except subprocess.TimeoutExpired:
+            raise OcrError(f"OCR of the page took longer than {self.timeout:.0f} s") from None
+        except OSError as exc:
+            raise OcrUnavailable(f"{INSTALL_HINT} ({exc.strerror})") from None
+        if done.returncode != 0:
+            reason = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
+            raise OcrError(f"tesseract failed on the page ({reason[0][:120]})")
+        return paragraphs_from_tsv(done.stdout.decode("utf-8", "replace"), langs)
 
 
-def paragraphs_from_data(data: dict, langs: str = "") -> OcrText:
-    """tesseract's word table (image_to_data) as paragraphs of lines, with the mean word
-    confidence; words read with confidence below 0 are layout rows, not words."""
+def paragraphs_from_tsv(tsv: str, langs: str = "") -> OcrText:
+    """tesseract's word table as paragraphs of lines, with the mean word confidence; rows
+    with confidence -1 are layout (page, block, line), not words."""
     paragraphs: dict[tuple, dict[tuple, list[str]]] = {}
     confs: list[float] = []
-    for i, word in enumerate(data["text"]):
-        conf = float(data["conf"][i])
-        if conf < 0 or not word.strip():
+    for row in tsv.splitlines()[1:]:
+        cols = row.split("\t")
+        if len(cols) < 12 or not cols[11].strip():
+            continue
+        conf = float(cols[10])
+        if conf < 0:
             continue
         confs.append(conf)
-        par = (data["block_num"][i], data["par_num"][i])
-        line = par + (data["line_num"][i],)
-        paragraphs.setdefault(par, {}).setdefault(line, []).append(word)
+        par = (int(cols[1]), int(cols[2]), int(cols[3]))
+        paragraphs.setdefault(par, {}).setdefault(par + (int(cols[4]),), []).append(cols[11].strip())
     out = []
     for lines in paragraphs.values():
         text = "\n".join(" ".join(words) for words in lines.values())

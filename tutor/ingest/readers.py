@@ -255,7 +255,7 @@ def read_pdf_pages(data: bytes, first: int = 0, stop: int | None = None, *, ocr=
 def _ocr_pdf_pages(data: bytes, numbers: list[int], ocr) -> tuple[list[Block], list[float]]:
     import pypdfium2 as pdfium
 
-    from tutor.ingest.ocr import MAX_PIXELS, OcrUnavailable, TesseractEngine, prepare_page
+    from tutor.ingest.ocr import MAX_PIXELS, OcrError, OcrUnavailable, TesseractEngine, prepare_page
 
     engine = ocr or TesseractEngine()
     try:
@@ -277,8 +277,8 @@ def _ocr_pdf_pages(data: bytes, numbers: list[int], ocr) -> tuple[list[Block], l
             scale = min(PDF_DPI / 72, (MAX_PIXELS / max(width * height, 1)) ** 0.5)
             image = page.render(scale=scale, grayscale=True).to_pil()
             try:
-                result = engine.recognise(prepare_page(image))
-            except OcrUnavailable as exc:
+                result = engine.recognise(prepare_page(image), dpi=round(scale * 72))
+            except OcrError as exc:
                 raise ReadError(f"page {number}: {exc}") from None
             if result.words and result.confidence >= MIN_OCR_CONFIDENCE:
                 confidences.append(result.confidence)
@@ -295,7 +295,7 @@ def read_pdf(data: bytes, *, ocr=None) -> Parsed:
 
 def read_image(data: bytes, *, ocr=None) -> Parsed:
     """A photo or scan of a page (JPG, PNG, TIFF, WebP, HEIC), read by OCR."""
-    from tutor.ingest.ocr import OcrUnavailable, TesseractEngine, open_image, prepare_page
+    from tutor.ingest.ocr import OcrError, TesseractEngine, open_image, prepare_page
 
     engine = ocr or TesseractEngine()
     _register_heif()
@@ -305,7 +305,7 @@ def read_image(data: bytes, *, ocr=None) -> Parsed:
         raise ReadError(str(exc)) from None
     try:
         result = engine.recognise(prepare_page(image))
-    except OcrUnavailable as exc:
+    except OcrError as exc:
         raise ReadError(str(exc)) from None
     if not result.words or result.confidence < MIN_OCR_CONFIDENCE:
         raise ReadError("no readable text found in the image: upload a sharp, well-lit photo or scan "
