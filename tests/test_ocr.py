@@ -271,6 +271,7 @@ def test_a_text_layer_in_private_use_code_points_is_ocrd_instead():
     "Вода (H2O) кипит при 100 °C. Язык Python и библиотека NumPy.",
     "Судың формуласы H2O. Python тілінде print() функциясы бар.",
     "Water boils at one hundred degrees Celsius.",
+    "Тығыздық ρ = m/V, ауданы S = πr², күкірт қышқылы H₂SO₄, x₁ мен x₂ түбірлері; 1 м³ = 10⁶ см³.",
     "\n".join(KK_LINES), "\n".join(RU_LINES),
 ])
 def test_sound_text_is_plausible_and_repair_leaves_it_alone(text):
@@ -342,3 +343,32 @@ def test_without_tesseract_a_scan_says_what_to_install():
         read_file("page.png", encoded(page_image(RU_LINES), "PNG"), ocr=missing)
     with pytest.raises(ReadError, match="tesseract-ocr-kaz"):
         read_pdf(layered_pdf([(None, page_image(RU_LINES))]), ocr=missing)
+
+
+# ------------------------------------------------------------------ the OCR bench
+def test_edit_distance_counts_each_changed_inserted_and_dropped_letter():
+    from tutor.bench.ocr import edit_distance, normalised
+
+    assert edit_distance("қазақ", "казак") == 2
+    assert edit_distance("өсімдік", "өсімдіктер") == 3
+    assert edit_distance("", "abc") == 3 and edit_distance("абв", "абв") == 0
+    assert normalised("Вулкан — это «гора»,\n  где маг-\nма") == 'Вулкан - это "гора", где магма'
+
+
+@pytest.mark.integration
+@needs_tesseract
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed (scripts/install_browser.sh)")
+def test_bench_ocr_quick_reads_printed_lessons_within_the_targets(tmp_path, capsys):
+    import json
+
+    from tutor.cli import main
+
+    out = tmp_path / "out"
+    assert main(["bench", "ocr", "--quick", "--out", str(out), "--data-dir", str(tmp_path / "data"),
+                 "--log-level", "WARNING"]) == 0
+    results = json.loads((out / "ocr.json").read_text(encoding="utf-8"))["results"]
+    for lang in ("kk", "ru"):
+        assert results[f"kaz+rus+eng/{lang}/clean"]["cer"] <= 0.03
+        assert results[f"kaz+rus+eng/{lang}/photo"]["cer"] <= 0.08
+    assert results["kaz+rus+eng/pages_per_min"] > 0
+    assert "Character error rate" in capsys.readouterr().out

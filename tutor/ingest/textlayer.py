@@ -13,8 +13,9 @@ from pathlib import Path
 _WORD = re.compile(r"[^\W\d_]+")
 _CYRILLIC = re.compile("[а-яёәғқңөұүһіА-ЯЁӘҒҚҢӨҰҮҺІ]")
 _LATIN = re.compile("[A-Za-z]")
-# letters of the Kazakh, Russian and English alphabets; any other letter is suspect
-_EXPECTED = re.compile("[a-zA-Zа-яёА-ЯЁәғқңөұүһіӘҒҚҢӨҰҮҺІ]")
+# letters of the Kazakh, Russian and English alphabets and Greek (ρ, ω, π in formulas); any
+# other letter is suspect
+_EXPECTED = re.compile("[a-zA-Zа-яёА-ЯЁәғқңөұүһіӘҒҚҢӨҰҮҺІα-ωΑ-Ω]")
 _PRIVATE = re.compile("[\ue000-\uf8ff]")
 
 # A page is implausible when more than this share of its words mixes scripts or holds a
@@ -29,6 +30,10 @@ def lookalikes() -> tuple[dict[str, str], dict[str, str]]:
     return dict(table.get("anywhere", {})), dict(table.get("in_cyrillic_words", {}))
 
 
+def _letter_runs(text: str) -> list[str]:
+    return "".join(ch if ch.isalpha() else " " for ch in text).split()
+
+
 def _odd(word: str) -> bool:
     if _CYRILLIC.search(word) and _LATIN.search(word):
         return True
@@ -38,7 +43,8 @@ def _odd(word: str) -> bool:
 def odd_shares(text: str) -> tuple[float, float]:
     """(share of words that mix scripts or hold an unexpected letter, share of letters that
     are private-use code points)."""
-    words = _WORD.findall(text)
+    # runs of letters only: "x²", "H₂O" and "м³" hold no odd letter
+    words = _letter_runs(text)
     letters = sum(len(w) for w in words) + len(_PRIVATE.findall(text))
     if not words:
         return 0.0, 1.0 if letters else 0.0

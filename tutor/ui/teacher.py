@@ -6,6 +6,7 @@ import gradio as gr
 
 from tutor.i18n import t
 from tutor.ingest.pipeline import LANGS, SUBJECTS
+from tutor.ingest.readers import FORMATS
 from tutor.store import POLICIES
 from tutor.ui.services import NotAllowed
 
@@ -37,7 +38,7 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
 
     with gr.Accordion(t(L, "upload"), open=True) as upload_box:
         files = gr.File(file_count="multiple", label=t(L, "upload"), height=150,
-                        file_types=[".pdf", ".docx", ".pptx", ".html", ".htm", ".md", ".txt"])
+                        file_types=sorted(FORMATS))
         with gr.Row():
             subject = gr.Dropdown(["", *SUBJECTS], value="", label=t(L, "meta_subject"))
             grade = gr.Dropdown(GRADES, value="", label=t(L, "meta_grade"))
