@@ -219,7 +219,7 @@ def test_scanned_pdf_pages_are_ocrd_and_pages_with_a_text_layer_keep_it():
     assert "chloroplasts" in " ".join(b.text for b in first)
     assert second and all(b.ocr_confidence > 0.6 for b in second)
     assert {"өсімдіктердің", "хлоропластарда"} <= words(" ".join(b.text for b in second))
-    assert parsed.meta["ocr_pages"] == 1
+    assert parsed.stats["ocr_pages"] == 1
 
 
 @needs_tesseract
@@ -250,7 +250,7 @@ def test_a_text_layer_with_look_alike_kazakh_letters_is_repaired_without_ocr():
     parsed = read_pdf(pdf, ocr=NoOcr())
     text = " ".join(b.text for b in parsed.blocks)
     assert text.split() == original.split()
-    assert parsed.meta["repaired_pages"] == 1 and "ocr_pages" not in parsed.meta
+    assert parsed.stats["repaired_pages"] == 1 and "ocr_pages" not in parsed.stats
 
 
 @needs_tesseract
@@ -264,7 +264,7 @@ def test_a_text_layer_in_private_use_code_points_is_ocrd_instead():
     text = " ".join(b.text for b in parsed.blocks)
     assert not any("\ue000" <= ch <= "\uf8ff" for ch in text)
     assert {"өсімдіктердің", "хлоропластарда", "бөлінеді"} <= words(text)
-    assert parsed.meta["ocr_pages"] == 1
+    assert parsed.stats["ocr_pages"] == 1
 
 
 @pytest.mark.parametrize("text", [
@@ -302,6 +302,7 @@ def test_an_uploaded_photo_is_found_and_cited_with_its_file_name_and_confidence(
     data = encoded(as_photo(page_image(RU_LINES), angle=-2.0), quality=75)
     result = small_runtime.ingestor.ingest_bytes("IMG_0042.jpg", data)
     assert (result.status, result.lang) == ("added", "ru")
+    assert result.message.startswith("1 page(s) read by OCR, lowest confidence ")  # the teacher sees it
     hits = small_runtime.retriever.search("Что такое вулкан и магма?", params=FusionParams(mode="lexical")).hits
     assert hits and hits[0].chunk.doc.doc_key == result.doc_key
     chunk = hits[0].chunk

@@ -59,6 +59,17 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
+def _how_read(stats: dict) -> str:
+    """A sentence for the teacher when pages were OCR'd or repaired, so a poor scan is noticed."""
+    parts = []
+    if stats.get("ocr_pages"):
+        low = f", lowest confidence {round(stats['ocr_confidence'] * 100)}%" if "ocr_confidence" in stats else ""
+        parts.append(f"{stats['ocr_pages']} page(s) read by OCR{low}")
+    if stats.get("repaired_pages"):
+        parts.append(f"{stats['repaired_pages']} page(s) with a broken Kazakh font repaired")
+    return "; ".join(parts) + "." if parts else ""
+
+
 class Ingestor:
     def __init__(self, store, index, max_bytes: int = 50 * 1024 * 1024, ocr=None):
         self.store = store
@@ -112,7 +123,7 @@ class Ingestor:
         # Embeddings are computed before the transaction: a crash here changes nothing.
         vectors = self.index.embedder.encode_passages([c.search_text for c in chunks])
         self.store.put_document(doc, chunks, vectors)
-        message = self._refresh() if refresh else ""
+        message = " ".join(m for m in (_how_read(parsed.stats), self._refresh() if refresh else "") if m)
         status = "replaced" if existing else "added"
         return IngestResult(doc_key, status, len(chunks), title, lang, message)
 

@@ -35,6 +35,8 @@ class Parsed:
     meta: dict = field(default_factory=dict)
     fmt: str = ""
     encoding: str = ""
+    # how the text was obtained, for the teacher: ocr_pages, ocr_confidence (lowest), repaired_pages
+    stats: dict = field(default_factory=dict)
 
 
 FORMATS = {
@@ -236,20 +238,20 @@ def read_pdf_pages(data: bytes, first: int = 0, stop: int | None = None, *, ocr=
         raise
     except Exception as exc:  # noqa: BLE001 - damaged files also raise LimitReachedError, RecursionError...
         raise _damaged(exc) from None
-    meta: dict = {}
+    stats: dict = {}
     if scanned:
         ocr_blocks, confidences = _ocr_pdf_pages(data, scanned, ocr)
         blocks = sorted(blocks + ocr_blocks, key=lambda b: b.page or 0)
-        meta["ocr_pages"] = len(scanned)
+        stats["ocr_pages"] = len(scanned)
         if confidences:
-            meta["ocr_confidence"] = round(min(confidences), 3)
+            stats["ocr_confidence"] = round(min(confidences), 3)
     if repaired:
-        meta["repaired_pages"] = repaired
+        stats["repaired_pages"] = repaired
     if not blocks:
         if scanned:
             raise ReadError("the PDF has no text layer and OCR found no readable text in it")
         raise ReadError("no text found in the PDF")
-    return Parsed(str(title), blocks, meta)
+    return Parsed(str(title), blocks, stats=stats)
 
 
 def _ocr_pdf_pages(data: bytes, numbers: list[int], ocr) -> tuple[list[Block], list[float]]:
@@ -311,7 +313,7 @@ def read_image(data: bytes, *, ocr=None) -> Parsed:
         raise ReadError("no readable text found in the image: upload a sharp, well-lit photo or scan "
                         "of a page")
     blocks = [Block(p, ocr_confidence=result.confidence) for p in result.paragraphs]
-    return Parsed("", blocks, {"ocr_pages": 1, "ocr_confidence": result.confidence})
+    return Parsed("", blocks, stats={"ocr_pages": 1, "ocr_confidence": result.confidence})
 
 
 @cache
