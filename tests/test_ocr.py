@@ -346,6 +346,45 @@ def test_without_tesseract_a_scan_says_what_to_install():
         read_pdf(layered_pdf([(None, page_image(RU_LINES))]), ocr=missing)
 
 
+@needs_font
+def test_without_tesseract_a_textbook_keeps_its_text_pages_and_names_the_scanned_ones(small_runtime):  # noqa: F811
+    from tutor.ingest import Ingestor
+
+    pdf = layered_pdf([("Rivers of Kazakhstan: the Irtysh, the Ishim and the Tobol flow north.", None),
+                       (None, page_image(RU_LINES)), ("", None)])
+    ingestor = Ingestor(small_runtime.store, small_runtime.index, ocr=TesseractEngine(command="/nonexistent/x"))
+    result = ingestor.ingest_bytes("rivers.pdf", pdf)
+    assert result.status == "added" and "page(s) 2 not read" in result.message
+    assert "tesseract-ocr-kaz" in result.message
+    assert {c.page for c in small_runtime.store.chunks_of(result.doc_key)} == {1}
+
+
+def test_a_blank_page_is_not_sent_to_ocr():
+    pdf = layered_pdf([("Rivers of Kazakhstan: the Irtysh, the Ishim and the Tobol flow north.", None),
+                       ("", None)])
+    assert {b.page for b in read_pdf(pdf, ocr=NoOcr()).blocks} == {1}
+
+
+def test_a_data_folder_from_before_ocr_gains_the_confidence_column(tmp_path):
+    import sqlite3
+
+    from tutor.store import Chunk, Document, Store
+
+    path = tmp_path / "tutor.sqlite"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE chunks (id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id INTEGER NOT NULL, "
+                "ord INTEGER NOT NULL, text TEXT NOT NULL, search_text TEXT NOT NULL, section TEXT NOT NULL "
+                "DEFAULT '', page INTEGER, slide INTEGER, embedding BLOB)")
+    old.commit()
+    old.close()
+    store = Store(path)
+    store.put_document(Document("upload/scan.pdf", "Scan", content_hash="h"),
+                       [Chunk("Вулкан", "Вулкан", page=3, ocr_confidence=0.61)])
+    (chunk,) = store.chunks_of("upload/scan.pdf")
+    assert (chunk.page, chunk.ocr_confidence) == (3, 0.61)
+    store.close()
+
+
 # ------------------------------------------------------------------ the OCR bench
 def test_edit_distance_counts_each_changed_inserted_and_dropped_letter():
     from tutor.bench.ocr import edit_distance, normalised

@@ -67,6 +67,10 @@ def _how_read(stats: dict) -> str:
         parts.append(f"{stats['ocr_pages']} page(s) read by OCR{low}")
     if stats.get("repaired_pages"):
         parts.append(f"{stats['repaired_pages']} page(s) with a broken Kazakh font repaired")
+    if stats.get("unread_pages"):
+        unread = stats["unread_pages"]
+        pages = ", ".join(str(n) for n in list(unread)[:10]) + (", ..." if len(unread) > 10 else "")
+        parts.append(f"page(s) {pages} not read: {next(iter(unread.values()))}")
     return "; ".join(parts) + "." if parts else ""
 
 

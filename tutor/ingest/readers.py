@@ -224,8 +224,11 @@ def read_pdf_pages(data: bytes, first: int = 0, stop: int | None = None, *, ocr=
         for number, page in enumerate(pages, start=first + 1):
             text = page.extract_text() or ""
             if sum(ch.isalpha() for ch in text) < MIN_LAYER_LETTERS:
-                scanned.append(number)
-                continue
+                if _has_image(page):
+                    scanned.append(number)
+                elif text.strip():
+                    blocks.extend(_layer_blocks(text, number))
+                continue  # a blank page (or one drawn only in lines) has nothing to read
             if not plausible(text):
                 fixed = repair(text)
                 if not plausible(fixed):
@@ -240,21 +243,40 @@ def read_pdf_pages(data: bytes, first: int = 0, stop: int | None = None, *, ocr=
         raise _damaged(exc) from None
     stats: dict = {}
     if scanned:
-        ocr_blocks, confidences = _ocr_pdf_pages(data, scanned, ocr)
+        ocr_blocks, confidences, unread = _ocr_pdf_pages(data, scanned, ocr, have_text=bool(blocks))
         blocks = sorted(blocks + ocr_blocks, key=lambda b: b.page or 0)
-        stats["ocr_pages"] = len(scanned)
+        stats["ocr_pages"] = len(scanned) - len(unread)
         if confidences:
             stats["ocr_confidence"] = round(min(confidences), 3)
+        if unread:
+            stats["unread_pages"] = unread
     if repaired:
         stats["repaired_pages"] = repaired
     if not blocks:
-        if scanned:
-            raise ReadError("the PDF has no text layer and OCR found no readable text in it")
-        raise ReadError("no text found in the PDF")
+        raise ReadError("the PDF has no text layer and OCR found no readable text in it")
     return Parsed(str(title), blocks, stats=stats)
 
 
-def _ocr_pdf_pages(data: bytes, numbers: list[int], ocr) -> tuple[list[Block], list[float]]:
+def _has_image(page) -> bool:
+    """Whether the page draws an image (a scan), directly or inside a form one level down."""
+    def images(resources, depth: int) -> bool:
+        xobjects = (resources or {}).get("/XObject") or {}
+        for ref in xobjects.values():
+            obj = ref.get_object()
+            if obj.get("/Subtype") == "/Image":
+                return True
+            if depth and obj.get("/Subtype") == "/Form" and images(obj.get("/Resources"), depth - 1):
+                return True
+        return False
+
+    return images(page.get("/Resources"), 1)
+
+
+def _ocr_pdf_pages(data: bytes, numbers: list[int], ocr,
+                   have_text: bool) -> tuple[list[Block], list[float], dict[int, str]]:
+    """OCR'd blocks of the pages ``numbers`` (1-based), their confidences, and the pages that
+    could not be read with the reason. A page that fails is reported, not fatal; without an
+    OCR engine a PDF that has text on other pages keeps that text."""
     import pypdfium2 as pdfium
 
     from tutor.ingest.ocr import MAX_PIXELS, OcrError, OcrUnavailable, TesseractEngine, prepare_page
@@ -263,10 +285,13 @@ def _ocr_pdf_pages(data: bytes, numbers: list[int], ocr) -> tuple[list[Block], l
     try:
         engine.check()
     except OcrUnavailable as exc:
-        raise ReadError(f"{len(numbers)} page(s) of the PDF are scans without text; {exc}") from None
+        if not have_text:
+            raise ReadError(f"the PDF is a scan without a text layer; {exc}") from None
+        return [], [], {n: str(exc) for n in numbers}
 
     blocks: list[Block] = []
     confidences: list[float] = []
+    unread: dict[int, str] = {}
     try:
         document = pdfium.PdfDocument(data)
     except Exception as exc:  # noqa: BLE001 - pdfium.PdfiumError and friends
@@ -281,14 +306,15 @@ def _ocr_pdf_pages(data: bytes, numbers: list[int], ocr) -> tuple[list[Block], l
             try:
                 result = engine.recognise(prepare_page(image), dpi=round(scale * 72))
             except OcrError as exc:
-                raise ReadError(f"page {number}: {exc}") from None
+                unread[number] = str(exc)
+                continue
             if result.words and result.confidence >= MIN_OCR_CONFIDENCE:
                 confidences.append(result.confidence)
                 blocks.extend(Block(p, page=number, ocr_confidence=result.confidence)
                               for p in result.paragraphs)
     finally:
         document.close()
-    return blocks, confidences
+    return blocks, confidences, unread
 
 
 def read_pdf(data: bytes, *, ocr=None) -> Parsed:
