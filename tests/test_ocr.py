@@ -412,3 +412,31 @@ def test_bench_ocr_quick_reads_printed_lessons_within_the_targets(tmp_path, caps
         assert results[f"kaz+rus+eng/{lang}/photo"]["cer"] <= 0.08
     assert results["kaz+rus+eng/pages_per_min"] > 0
     assert "Character error rate" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ retrieval on OCR'd copies
+def test_a_run_that_names_no_task_leaves_out_the_ocr_suite():
+    from tutor.evaluation.runner import select_tasks
+
+    assert "retrieval_ocr" not in select_tasks(None)
+    assert select_tasks(["ocr"]) == ["retrieval_ocr"]
+
+
+@pytest.mark.integration
+@needs_tesseract
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed (scripts/install_browser.sh)")
+def test_retrieval_ocr_reads_each_lesson_once_and_scores_beside_the_originals(settings, monkeypatch):
+    from tutor.config import REPO_ROOT
+    from tutor.evaluation.tasks import EvalContext
+    from tutor.evaluation.tasks.retrieval_ocr import OcrRetrieval
+    from tutor.retrieval.embedders import HashingEmbedder
+
+    def context():
+        return EvalContext(HashingEmbedder(), REPO_ROOT / "corpus", None, limit=2, progress=False, settings=settings)
+
+    first = OcrRetrieval().run(context())
+    assert first["n"] == 2 and first["extra"]["lessons_read_by_ocr"] >= 1
+    assert 0 <= first["metrics"]["mrr@10"] <= 1 and "original_mrr@10" in first["metrics"]
+    # the OCR'd copies are kept: a second run reads no page again and scores the same
+    monkeypatch.setattr(TesseractEngine, "recognise", lambda *a, **k: pytest.fail("a page was read again"))
+    assert OcrRetrieval().run(context())["metrics"] == first["metrics"]
