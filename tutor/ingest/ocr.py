@@ -139,12 +139,6 @@ def paragraphs_from_tsv(tsv: str, langs: str = "") -> OcrText:
     return OcrText([p for p in out if p], round(confidence, 3), len(confs), langs)
 
 
-def make_ocr_engine(name: str = "tesseract", langs: str = LANGS) -> OcrEngine:
-    if name == "tesseract":
-        return TesseractEngine(langs)
-    raise ValueError(f"unknown OCR engine {name!r} (known: tesseract)")
-
-
 # ---------------------------------------------------------------- page images
 def open_image(data: bytes) -> Image.Image:
     """A photo or scan, decoded only after its header shows a size within ``MAX_PIXELS``;
