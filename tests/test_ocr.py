@@ -179,6 +179,18 @@ def test_each_image_format_is_accepted(fmt, suffix):
 
 @needs_tesseract
 @needs_font
+def test_the_pages_of_a_scanners_multi_page_tiff_keep_their_numbers():
+    first, second = page_image(RU_LINES), page_image(KK_LINES)
+    buf = io.BytesIO()
+    first.save(buf, "TIFF", save_all=True, append_images=[second], compression="tiff_lzw")
+    parsed = read_file("worksheet.tif", buf.getvalue())
+    by_page = {n: words(" ".join(b.text for b in parsed.blocks if b.page == n)) for n in (1, 2)}
+    assert {"вулкан", "магма"} <= by_page[1] and {"өсімдіктердің", "бөлінеді"} <= by_page[2]
+    assert parsed.stats["ocr_pages"] == 2
+
+
+@needs_tesseract
+@needs_font
 def test_an_iphone_heic_photo_is_read():
     pillow_heif = pytest.importorskip("pillow_heif")
     pillow_heif.register_heif_opener()

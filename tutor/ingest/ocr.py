@@ -140,9 +140,10 @@ def paragraphs_from_tsv(tsv: str, langs: str = "") -> OcrText:
 
 
 # ---------------------------------------------------------------- page images
-def open_image(data: bytes) -> Image.Image:
-    """A photo or scan, decoded only after its header shows a size within ``MAX_PIXELS``;
-    ValueError with a sentence for the teacher otherwise."""
+def open_image(data: bytes, max_pages: int = 500) -> list[Image.Image]:
+    """The pages of a photo or scan (a multi-page TIFF has several), each decoded only after
+    its header shows a size within ``MAX_PIXELS``; ValueError with a sentence for the teacher
+    otherwise."""
     limit = f"more than the limit of {MAX_PIXELS // 1_000_000} megapixels: save it smaller and upload it again"
     try:
         with warnings.catch_warnings():  # the size is checked below, against our own limit
@@ -152,17 +153,25 @@ def open_image(data: bytes) -> Image.Image:
         raise ValueError(f"the image is too large to read, {limit}") from None
     except Exception as exc:  # noqa: BLE001 - UnidentifiedImageError, truncated headers...
         raise ValueError(f"the image is damaged or of an unknown kind ({type(exc).__name__})") from None
-    width, height = image.size
-    if width * height > MAX_PIXELS:
-        raise ValueError(f"the image is {width}×{height} pixels ({width * height / 1e6:.0f} megapixels), {limit}")
-    try:
-        image.load()
-        if getattr(image, "n_frames", 1) > 1:  # a multi-page TIFF: first page only
-            image.seek(0)
-        image = ImageOps.exif_transpose(image)
-    except Exception as exc:  # noqa: BLE001
-        raise ValueError(f"the image is damaged and cannot be read ({type(exc).__name__})") from None
-    return image
+    # a scanner's multi-page TIFF is a document; other formats' extra frames are animation
+    count = min(getattr(image, "n_frames", 1), max_pages) if image.format == "TIFF" else 1
+    pages = []
+    for number in range(count):
+        try:
+            image.seek(number)
+        except EOFError:
+            break
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise ValueError(f"the image is {width}×{height} pixels ({width * height / 1e6:.0f} megapixels), {limit}")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                image.load()
+                pages.append(ImageOps.exif_transpose(image.copy() if count > 1 else image))
+        except Exception as exc:  # noqa: BLE001
+            raise ValueError(f"the image is damaged and cannot be read ({type(exc).__name__})") from None
+    return pages
 
 
 def prepare_page(image: Image.Image) -> Image.Image:

@@ -322,24 +322,31 @@ def read_pdf(data: bytes, *, ocr=None) -> Parsed:
 
 
 def read_image(data: bytes, *, ocr=None) -> Parsed:
-    """A photo or scan of a page (JPG, PNG, TIFF, WebP, HEIC), read by OCR."""
+    """A photo or scan of a page (JPG, PNG, TIFF, WebP, HEIC), read by OCR; the pages of a
+    multi-page TIFF keep their numbers."""
     from tutor.ingest.ocr import OcrError, TesseractEngine, open_image, prepare_page
 
     engine = ocr or TesseractEngine()
     _register_heif()
     try:
-        image = open_image(data)
+        images = open_image(data)
     except ValueError as exc:
         raise ReadError(str(exc)) from None
-    try:
-        result = engine.recognise(prepare_page(image))
-    except OcrError as exc:
-        raise ReadError(str(exc)) from None
-    if not result.words or result.confidence < MIN_OCR_CONFIDENCE:
+    blocks: list[Block] = []
+    confidences: list[float] = []
+    for number, image in enumerate(images, start=1):
+        try:
+            result = engine.recognise(prepare_page(image))
+        except OcrError as exc:
+            raise ReadError(str(exc) if len(images) == 1 else f"page {number}: {exc}") from None
+        if result.words and result.confidence >= MIN_OCR_CONFIDENCE:
+            confidences.append(result.confidence)
+            page = number if len(images) > 1 else None
+            blocks += [Block(p, page=page, ocr_confidence=result.confidence) for p in result.paragraphs]
+    if not blocks:
         raise ReadError("no readable text found in the image: upload a sharp, well-lit photo or scan "
                         "of a page")
-    blocks = [Block(p, ocr_confidence=result.confidence) for p in result.paragraphs]
-    return Parsed("", blocks, stats={"ocr_pages": 1, "ocr_confidence": result.confidence})
+    return Parsed("", blocks, stats={"ocr_pages": len(images), "ocr_confidence": min(confidences)})
 
 
 @cache
