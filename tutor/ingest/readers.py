@@ -35,7 +35,8 @@ class Parsed:
     meta: dict = field(default_factory=dict)
     fmt: str = ""
     encoding: str = ""
-    # how the text was obtained, for the teacher: ocr_pages, ocr_confidence (lowest), repaired_pages
+    # how the text was obtained, for the teacher: ocr_pages, ocr_confidence (lowest),
+    # repaired_pages, unread_pages ({page: reason})
     stats: dict = field(default_factory=dict)
 
 
@@ -166,7 +167,7 @@ def read_html(data: bytes) -> Parsed:
 
 # --------------------------------------------------------------- binary formats
 PDF_DPI = 300  # tesseract reads 10-12 pt print best at 300 dpi
-MIN_LAYER_LETTERS = 20  # a page with fewer letters in its text layer is treated as a scan
+MIN_LAYER_LETTERS = 20  # a page that draws an image and has fewer letters in its text layer is a scan
 MIN_OCR_CONFIDENCE = 0.45  # below this mean word confidence an image holds no readable text
 
 
