@@ -18,5 +18,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q -e '.[dev]'
   echo "$want" > "$stamp"
 fi
+# OCR of scanned PDFs and photos; without it those uploads are refused with what to install
+scripts/install_ocr.sh || echo "[setup] OCR not installed: scanned PDFs and photos of pages will be refused"
 echo "[setup] provisioning the embedded models (converted once, then verified and reused)"
 .venv/bin/tutor models

@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p = cmd("eval", "Run the evaluation harness.")
     p.add_argument("--suite", action="append", default=None,
-                   help="suite or task name (repeatable; default: all)")
+                   help="suite or task name (repeatable; default: all but the ocr suite, which OCRs lessons)")
     p.add_argument("--data", default=None, help="external data folder (default ../shared/evaldata)")
     p.add_argument("--out", default="eval/reports/latest", help="report folder")
     p.add_argument("--json", dest="json_out", default=None, help="also write report.json here")
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "composer and the configured generator, side by side (slow on a CPU)")
     p.add_argument("--no-progress", action="store_true")
     p = cmd("bench", "Run a benchmark and print its table.")
-    p.add_argument("what", choices=["retrieval", "load", "generation", "ingest", "e2e"])
+    p.add_argument("what", choices=["retrieval", "load", "generation", "ingest", "e2e", "ocr"])
     p.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     p.add_argument("--max-chunks", type=int, default=None,
                    help="retrieval: largest corpus size measured (e.g. 100000 skips the 1M runs)")

@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     section TEXT NOT NULL DEFAULT '',
     page INTEGER,
     slide INTEGER,
-    embedding BLOB
+    embedding BLOB,
+    ocr_confidence REAL  -- mean word confidence (0-1) of the OCR'd page the chunk comes from
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -71,6 +71,7 @@ class Chunk:
     ord: int = 0
     id: int | None = None
     doc: Document | None = field(default=None, repr=False)
+    ocr_confidence: float | None = None  # of the page it was read from by OCR (0-1)
 
     def location(self) -> str:
         parts = []
@@ -99,6 +100,8 @@ class Store:
             if column not in feedback_columns:
                 self._conn().execute(
                     f"ALTER TABLE feedback ADD COLUMN {column} TEXT NOT NULL DEFAULT {default}")
+        if "ocr_confidence" not in {r["name"] for r in self.query("PRAGMA table_info(chunks)")}:
+            self._conn().execute("ALTER TABLE chunks ADD COLUMN ocr_confidence REAL")
 
     # ------------------------------------------------------------- connections
     def _conn(self) -> sqlite3.Connection:
@@ -196,8 +199,9 @@ class Store:
                 emb = None if embeddings is None else np.asarray(embeddings[i], "<f4").tobytes()
                 cur = db.execute(
                     "INSERT INTO chunks (doc_id, ord, text, search_text, section, page, slide, "
-                    "embedding) VALUES (?,?,?,?,?,?,?,?)",
-                    (doc.id, i, ch.text, ch.search_text, ch.section, ch.page, ch.slide, emb))
+                    "embedding, ocr_confidence) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (doc.id, i, ch.text, ch.search_text, ch.section, ch.page, ch.slide, emb,
+                     ch.ocr_confidence))
                 ch.id, ch.ord = cur.lastrowid, i
             db.execute("INSERT INTO versions (doc_key, version, content_hash, action, at) "
                        "VALUES (?,?,?,?,?)", (doc.doc_key, doc.version, doc.content_hash, action, now))
@@ -241,12 +245,12 @@ class Store:
             return {}
         marks = ",".join("?" for _ in ids)
         rows = self.query(
-            f"SELECT c.id AS cid, c.ord, c.text, c.search_text, c.section, c.page, c.slide, d.* "
+            f"SELECT c.id AS cid, c.ord, c.text, c.search_text, c.section, c.page, c.slide, c.ocr_confidence, d.* "
             f"FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})", ids)
         out = {}
         for r in rows:
             out[r["cid"]] = Chunk(r["text"], r["search_text"], r["section"], r["page"], r["slide"],
-                                  r["ord"], r["cid"], _doc(r))
+                                  r["ord"], r["cid"], _doc(r), r["ocr_confidence"])
         return out
 
     def documents_of_chunks(self, ids: Iterable[int]) -> dict[int, Document]:
@@ -264,11 +268,11 @@ class Store:
 
     def chunks_of(self, doc_key: str) -> list[Chunk]:
         rows = self.query(
-            "SELECT c.id AS cid, c.ord, c.text, c.search_text, c.section, c.page, c.slide, d.* "
+            "SELECT c.id AS cid, c.ord, c.text, c.search_text, c.section, c.page, c.slide, c.ocr_confidence, d.* "
             "FROM chunks c JOIN documents d ON d.id=c.doc_id WHERE d.doc_key=? ORDER BY c.ord",
             (doc_key,))
         return [Chunk(r["text"], r["search_text"], r["section"], r["page"], r["slide"], r["ord"],
-                      r["cid"], _doc(r)) for r in rows]
+                      r["cid"], _doc(r), r["ocr_confidence"]) for r in rows]
 
     def all_chunk_rows(self) -> list[sqlite3.Row]:
         """(id, search_text, embedding) of every live chunk, for building indexes."""

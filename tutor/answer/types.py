@@ -24,12 +24,15 @@ class Citation:
     quote: str
     lang: str
     policy: str = "reference"
+    source_name: str = ""  # the uploaded file's name, so a student can find the page or photo
+    source_format: str = ""
+    ocr_confidence: float | None = None  # the page was read by OCR with this confidence (0-1)
 
     @classmethod
     def from_hit(cls, n: int, hit: Hit, quote: str = "") -> Citation:
         c, d = hit.chunk, hit.chunk.doc
         return cls(n, d.doc_key, d.title, d.subject, d.grade, c.section, c.page, c.slide,
-                   quote or c.text, d.lang, d.policy)
+                   quote or c.text, d.lang, d.policy, d.source_name, d.source_format, c.ocr_confidence)
 
     def location(self) -> str:
         parts = [self.section] if self.section else []

@@ -23,6 +23,7 @@ BENCHES = {
     "ingest": "tutor.bench.ingest",
     "e2e": "tutor.bench.e2e",
     "load": "tutor.bench.load",
+    "ocr": "tutor.bench.ocr",
 }
 
 

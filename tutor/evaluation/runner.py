@@ -23,7 +23,7 @@ THRESHOLDS = REPO_ROOT / "eval" / "thresholds.toml"
 
 def select_tasks(names: list[str] | None) -> list[str]:
     if not names:
-        return list(TASKS)
+        return [name for name, task in TASKS.items() if not task.on_request]
     chosen: list[str] = []
     for name in names:
         if name in SUITES:

@@ -77,6 +77,8 @@ def chunk_blocks(title: str, blocks: Iterable[Block], max_words: int = 160,
     chunks: list[Chunk] = []
     for (headings, page, slide), members in groups:
         section = " › ".join(headings)
+        confidences = [b.ocr_confidence for b in members if b.ocr_confidence is not None]
+        ocr = min(confidences) if confidences else None
         pieces: list[str] = []
         for block in members:
             if _words(block.text) <= max_words:
@@ -86,7 +88,7 @@ def chunk_blocks(title: str, blocks: Iterable[Block], max_words: int = 160,
         current: list[str] = []
         for piece in pieces:
             if current and _words(" ".join(current)) + _words(piece) > max_words:
-                chunks.append(_make(title, section, page, slide, current))
+                chunks.append(_make(title, section, page, slide, current, ocr))
                 current = []
             current.append(piece)
         if current:
@@ -96,11 +98,12 @@ def chunk_blocks(title: str, blocks: Iterable[Block], max_words: int = 160,
                     and _words(chunks[-1].text) + _words(" ".join(current)) <= max_words * 1.3):
                 prev = chunks.pop()
                 current = [prev.text, *current]
-            chunks.append(_make(title, section, page, slide, current))
+            chunks.append(_make(title, section, page, slide, current, ocr))
     return chunks
 
 
-def _make(title: str, section: str, page, slide, parts: list[str]) -> Chunk:
+def _make(title: str, section: str, page, slide, parts: list[str], ocr: float | None = None) -> Chunk:
     text = "\n".join(parts).strip()
     head = f"{title} — {section}" if section else title
-    return Chunk(text=text, search_text=f"{head}\n{text}", section=section, page=page, slide=slide)
+    return Chunk(text=text, search_text=f"{head}\n{text}", section=section, page=page, slide=slide,
+                 ocr_confidence=ocr)

@@ -59,11 +59,27 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
+def _how_read(stats: dict) -> str:
+    """A sentence for the teacher when pages were OCR'd or repaired, so a poor scan is noticed."""
+    parts = []
+    if stats.get("ocr_pages"):
+        low = f", lowest confidence {round(stats['ocr_confidence'] * 100)}%" if "ocr_confidence" in stats else ""
+        parts.append(f"{stats['ocr_pages']} page(s) read by OCR{low}")
+    if stats.get("repaired_pages"):
+        parts.append(f"{stats['repaired_pages']} page(s) with a broken Kazakh font repaired")
+    if stats.get("unread_pages"):
+        unread = stats["unread_pages"]
+        pages = ", ".join(str(n) for n in list(unread)[:10]) + (", ..." if len(unread) > 10 else "")
+        parts.append(f"page(s) {pages} not read: {next(iter(unread.values()))}")
+    return "; ".join(parts) + "." if parts else ""
+
+
 class Ingestor:
-    def __init__(self, store, index, max_bytes: int = 50 * 1024 * 1024):
+    def __init__(self, store, index, max_bytes: int = 50 * 1024 * 1024, ocr=None):
         self.store = store
         self.index = index
         self.max_bytes = max_bytes
+        self.ocr = ocr  # the OCR engine for scans and photos (tesseract when None)
 
     def ingest_bytes(self, name: str, data: bytes, *, doc_key: str = "", bundled: bool = False,
                      refresh: bool = True, **meta_overrides) -> IngestResult:
@@ -71,7 +87,7 @@ class Ingestor:
         if len(data) > self.max_bytes:
             raise self._too_big(name, len(data))
         try:
-            parsed = read_file(name, data)
+            parsed = read_file(name, data, ocr=self.ocr)
         except ReadError as exc:
             raise IngestError(name, str(exc)) from None
         meta = {**parsed.meta, **{k: v for k, v in meta_overrides.items() if v not in (None, "")}}
@@ -111,7 +127,7 @@ class Ingestor:
         # Embeddings are computed before the transaction: a crash here changes nothing.
         vectors = self.index.embedder.encode_passages([c.search_text for c in chunks])
         self.store.put_document(doc, chunks, vectors)
-        message = self._refresh() if refresh else ""
+        message = " ".join(m for m in (_how_read(parsed.stats), self._refresh() if refresh else "") if m)
         status = "replaced" if existing else "added"
         return IngestResult(doc_key, status, len(chunks), title, lang, message)
 

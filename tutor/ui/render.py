@@ -6,20 +6,41 @@ import html
 
 import gradio as gr
 
-from tutor.answer.types import Answer
+from tutor.answer.types import Answer, Citation
 from tutor.i18n import t
+
+# A page read by OCR below this mean word confidence says so on its card: clean 300-dpi
+# scans read at 0.9 and above (docs/decisions/2026-12-07-ocr-engine.md).
+LOW_OCR_CONFIDENCE = 0.85
+
+
+def citation_place(c: Citation, ui_lang: str) -> str:
+    """Section, page and slide as the student's language writes them ("47-бет", "с. 47")."""
+    parts = [c.section] if c.section else []
+    if c.page:
+        parts.append(t(ui_lang, "citation_page", n=c.page))
+    if c.slide:
+        parts.append(t(ui_lang, "citation_slide", n=c.slide))
+    return " · ".join(parts)
 
 
 def citation_cards(answer: Answer, ui_lang: str) -> str:
     cards = []
     for c in answer.citations:
-        where = html.escape(c.location())
+        where = html.escape(citation_place(c, ui_lang))
         meta = [html.escape(c.subject or ""), f"{t(ui_lang, 'grade')} {c.grade}" if c.grade else "",
                 f"{t(ui_lang, 'citation_language')}: {c.lang}"]
+        # a scan or photo: its file name is what the student can open and check
+        if c.source_format in ("pdf", "image") and c.source_name:
+            meta.append(f"{t(ui_lang, 'citation_file')}: {html.escape(c.source_name)}")
+        ocr = ""
+        if c.ocr_confidence is not None and c.ocr_confidence < LOW_OCR_CONFIDENCE:
+            ocr = (f"<div class='ustaz-cite-meta'>"
+                   f"{html.escape(t(ui_lang, 'citation_ocr', pct=round(c.ocr_confidence * 100)))}</div>")
         cards.append(
             f"<details class='ustaz-cite'><summary>[{c.n}] {html.escape(c.title)}"
             f"{' — ' + where if where else ''}</summary>"
-            f"<div class='ustaz-cite-meta'>{' · '.join(m for m in meta if m)}</div>"
+            f"<div class='ustaz-cite-meta'>{' · '.join(m for m in meta if m)}</div>{ocr}"
             f"<blockquote>{html.escape(c.quote)}</blockquote></details>")
     return "".join(cards)
 

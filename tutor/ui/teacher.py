@@ -11,6 +11,7 @@ import functools
 import gradio as gr
 
 from tutor.i18n import t
+from tutor.ingest.readers import FORMATS
 from tutor.ui import teacher_text as tx
 from tutor.ui.render import SET_GRADIO_LOCALE
 from tutor.ui.services import NotAllowed, UserError
@@ -56,7 +57,7 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
     with gr.Accordion(t(L, "upload"), open=True) as upload_box:
         # no label of its own: the accordion above says it, and the badge covered the drop icon
         files = gr.File(file_count="multiple", label=t(L, "upload"), show_label=False, height=150,
-                        file_types=[".pdf", ".docx", ".pptx", ".html", ".htm", ".md", ".txt"])
+                        file_types=sorted(FORMATS))
         with gr.Row():
             subject = gr.Dropdown(tx.subject_choices(L), value="", label=t(L, "meta_subject"),
                                   min_width=190)

@@ -91,6 +91,7 @@ class Task(ABC):
     primary: str = ""
     direction: str = "max"  # or "min"
     needs_external: bool = False
+    on_request: bool = False  # left out of a run that names no task (minutes of work of its own)
 
     @abstractmethod
     def run(self, ctx: EvalContext) -> dict:
