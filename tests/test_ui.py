@@ -906,3 +906,20 @@ def test_every_component_of_every_tab_speaks_the_chosen_language(lang, services,
     with pytest.raises(gr.Error) as info:
         page.fire(api_name="teacher_delete_confirm")
     assert info.value.message == t(lang, "not_logged_in")
+
+
+@pytest.mark.parametrize("english", [
+    "no readable text found in the image: upload a sharp, well-lit photo or scan of a page",
+    "the image is 12000×9000 pixels (108 megapixels), more than the limit of 60 megapixels",
+    "the PDF is a scan without a text layer; tesseract is not installed",
+    "the PDF has no text layer and OCR found no readable text in it",
+    "2 page(s) read by OCR, lowest confidence 61%; page(s) 7 not read: tesseract failed",
+    "1 page(s) with a broken Kazakh font repaired.",
+])
+def test_ocr_messages_reach_the_teacher_in_each_language(english):
+    from tutor.ui.teacher_text import message
+
+    for ui in ("kk", "ru", "en"):
+        shown = message(ui, english)
+        assert shown and t(ui, "err_unreadable") not in shown, (ui, shown)
+    assert message("ru", english) != message("kk", english)

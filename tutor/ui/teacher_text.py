@@ -29,8 +29,15 @@ HEADERS = {
 _MESSAGES = [
     (r"^unsupported file type", "err_unsupported"), (r"^the file is empty", "err_empty"),
     (r"^no text found", "err_no_text"), (r"^this is not a text file", "err_not_text"),
-    (r"password-protected", "err_pdf_password"), (r"no text layer", "err_pdf_scanned"),
+    (r"password-protected", "err_pdf_password"),
+    (r"scan without a text layer", "err_ocr_missing"), (r"no text layer", "err_pdf_scanned"),
+    (r"^no readable text found in the image", "err_image_unreadable"),
+    (r"^the image is (?:too large|\d+×\d+ pixels)", "err_image_too_large"),
     (r"damaged|unpacks to", "err_damaged"),
+    (r"^(?P<n>\d+) page\(s\) read by OCR, lowest confidence (?P<pct>\d+)%", "msg_ocr_pages_low"),
+    (r"^(?P<n>\d+) page\(s\) read by OCR", "msg_ocr_pages"),
+    (r"^(?P<n>\d+) page\(s\) with a broken Kazakh font repaired", "msg_font_repaired"),
+    (r"^page\(s\) (?P<pages>[\d, .]+?) not read", "msg_pages_unread"),
     (r"^the file is (?P<size>[\d.]+ \w+), more than the limit of (?P<limit>[\d.]+ \w+)", "err_too_big"),
     (r"^language must be", "err_lang"), (r"^grade must be", "err_grade"),
     (r"^cannot open the file", "err_open"), (r"^already up to date", "msg_unchanged"),
@@ -72,11 +79,17 @@ def policy_choices(ui: str) -> list[tuple[str, str]]:
 
 
 def message(ui: str, text: str) -> str:
+    # a message may join several ("3 page(s) read by OCR...; page(s) 4 not read: ...")
+    parts = re.split(r"; (?=\d+ page\(s\)|page\(s\) )", text or "")
+    return "; ".join(_one_message(ui, part) for part in parts if part)
+
+
+def _one_message(ui: str, text: str) -> str:
     for pattern, key in _MESSAGES:
-        m = re.search(pattern, text or "")
+        m = re.search(pattern, text)
         if m:
             return t(ui, key, **m.groupdict())
-    return t(ui, "err_unreadable") if text else ""
+    return t(ui, "err_unreadable")
 
 
 def _day(at: float, with_time: bool = False) -> str:
