@@ -55,6 +55,15 @@ def test_ci_gate_passes_on_a_working_retriever_and_fails_on_a_broken_one(tmp_pat
     passages = task["extra"]["passage_level"]
     assert task["extra"]["passage_level_n"] == task["n"]
     assert 0 < passages["mrr@10"] <= task["metrics"]["mrr@10"]
+    # the RAG-app hybrid stands beside BM25 and dense, and the report states the margin over it
+    rrf = task["baselines"]["rrf"]["mrr@10"]
+    assert 0 < rrf <= 1
+    assert task["margin_over_rrf"]["mrr@10"] == pytest.approx(task["metrics"]["mrr@10"] - rrf)
+    from tutor.evaluation.report import markdown
+
+    md = markdown({**report, "meta": {}})
+    assert "| BM25 | dense | RRF |" in md and f"| {rrf:.3f} | {task['n']} |" in md
+    assert f"| margin over RRF (this run − RRF) | recall@1 {task['margin_over_rrf']['recall@1']:+.3f}" in md
     # break retrieval on purpose: meaningless vectors, searched alone
     from tutor.retrieval.hybrid import FusionParams
 
@@ -83,12 +92,41 @@ def test_report_files_have_the_declared_shape(tmp_path):
     from tutor.evaluation.report import write_reports
 
     report = {"tasks": {"t": {"metrics": {"mrr@10": 0.5}, "primary": "mrr@10", "n": 3,
-                              "baselines": {"bm25": {"mrr@10": 0.4}}}}, "meta": {"wall_s": 1}}
+                              "baselines": {"bm25": {"mrr@10": 0.4}, "rrf": {"mrr@10": 0.45}},
+                              "margin_over_rrf": {"mrr@10": 0.05}},
+                        "s": {"skipped": "no data"}}, "meta": {"wall_s": 1}}
     write_reports(report, tmp_path)
     data = json.loads((tmp_path / "report.json").read_text())
     assert data["tasks"]["t"]["primary"] == "mrr@10" and data["tasks"]["t"]["n"] == 3
+    assert data["tasks"]["t"]["baselines"]["rrf"]["mrr@10"] == 0.45
     assert "<svg" in (tmp_path / "report.html").read_text()
-    assert "| t | mrr@10 | 0.500 |" in (tmp_path / "report.md").read_text()
+    md = (tmp_path / "report.md").read_text()
+    assert "| t | mrr@10 | 0.500 | - | 0.400 | - | 0.450 | 3 |  |" in md
+    assert "| margin over RRF (this run − RRF) | mrr@10 +0.050 |" in md
+    # every row of the summary table has as many cells as its header
+    table = [line for line in md.splitlines() if line.startswith("| t |") or line.startswith("| s |")
+             or line.startswith("| task |")]
+    assert len({line.count("|") for line in table}) == 1
+
+
+def test_plain_bm25_matches_whole_words_only():
+    from tutor.evaluation.baselines import PlainBM25
+
+    bm25 = PlainBM25([10, 11, 12, 13], ["Абайдың өлеңдері мектепте оқылады", "Абай ақын болған",
+                                        "Мектеп кітапханасы", "Қазақ әдебиеті"])
+    ids, scores = bm25.search("АБАЙ кім?", 10)
+    # the exact word ranks first, case aside; "Абайдың" is another word without a stemmer
+    assert ids.tolist() == [11] and scores[0] > 0
+    assert bm25.search("мектеп", 10)[0].tolist() == [12]
+    assert bm25.search("физика", 10)[0].tolist() == []
+
+
+def test_reciprocal_rank_fusion_rewards_agreement_over_one_first_place():
+    from tutor.evaluation.baselines import reciprocal_rank_fusion
+
+    # c: 1/63 + 1/61 beats b: 2/62, which beats a's single first place (1/61)
+    assert reciprocal_rank_fusion([["a", "b", "c"], ["c", "b", "d"]]) == ["c", "b", "a", "d"]
+    assert reciprocal_rank_fusion([["x", "y"], []]) == ["x", "y"]
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="no shared evaluation data beside the repo")

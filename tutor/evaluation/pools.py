@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
+from tutor.evaluation.baselines import DEPTH, PlainBM25, reciprocal_rank_fusion
 from tutor.ingest.chunking import chunk_blocks
 from tutor.ingest.readers import Block, read_markdown
 from tutor.retrieval.hybrid import Retriever
@@ -75,6 +77,31 @@ class Pool:
         seen: list[str] = []
         for hit in result.hits:
             key = hit.chunk.doc.doc_key
+            if key not in seen:
+                seen.append(key)
+            if len(seen) == k:
+                break
+        return seen
+
+    @cached_property
+    def plain_bm25(self) -> PlainBM25:
+        rows = self.store.query("SELECT id, search_text FROM chunks ORDER BY id")
+        return PlainBM25([r[0] for r in rows], [r[1] for r in rows])
+
+    def rrf_ranked_docs(self, query: str, k: int = 10, params=None, filters=None) -> list[str]:
+        """Documents in the order of the RAG-app hybrid (``baselines``): the pool's dense
+        ranking and the plain BM25 fused by reciprocal rank over chunks, then ranked like
+        ``ranked_docs``."""
+        dense = replace(params or self.retriever.params, mode="dense")
+        dense_ids = [h.chunk.id for h in self.retriever.search(query, DEPTH, filters, dense).hits]
+        bm25_ids = self.plain_bm25.search(query, DEPTH * (4 if filters and filters.active else 1))[0]
+        owners = self.store.documents_of_chunks(set(dense_ids) | set(bm25_ids.tolist()))
+        # filtered as the retriever filters its own candidates
+        bm25_ids = [c for c in bm25_ids.tolist()
+                    if c in owners and (filters is None or filters.accepts_document(owners[c]))]
+        seen: list[str] = []
+        for cid in reciprocal_rank_fusion([dense_ids, bm25_ids[:DEPTH]]):
+            key = owners[cid].doc_key
             if key not in seen:
                 seen.append(key)
             if len(seen) == k:

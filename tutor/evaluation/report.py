@@ -7,6 +7,8 @@ import html
 import json
 from pathlib import Path
 
+BASELINE_COLORS = {"bm25": "#ed8936", "dense": "#38a169", "rrf": "#d53f8c"}
+
 
 def write_reports(report: dict, out_dir: Path, previous: dict | None = None) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -26,24 +28,23 @@ def markdown(report: dict, previous: dict | None = None) -> str:
              f"- embedder: `{meta.get('embedder')}`  ·  composer: `{meta.get('composer', '-')}`",
              f"- corpus: {meta.get('corpus_documents')} documents, version `{meta.get('corpus_version')}`",
              f"- data: `{meta.get('data_dir')}`  ·  limit: {meta.get('limit')}", "",
-             "| task | primary | value | previous | BM25 | dense | n | gate |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| task | primary | value | previous | BM25 | dense | RRF | n | gate |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, task in report["tasks"].items():
         if "skipped" in task:
-            lines.append(f"| {name} | - | skipped: {task['skipped']} | | | | | |")
+            lines.append(f"| {name} | - | skipped: {task['skipped']} | | | | | | |")
             continue
         p = task["primary"]
         value = task["metrics"].get(p)
         prev = (previous or {}).get("tasks", {}).get(name, {}).get("metrics", {}).get(p)
         base = task.get("baselines", {})
-        bm25 = base.get("bm25", {}).get(p)
-        dense = base.get("dense", {}).get(p)
+        shown = [base.get(b, {}).get(p) for b in ("bm25", "dense", "rrf")]
         gate = task.get("gate", {})
         bound = "≥" if task.get("direction", "max") == "max" else "≤"
         gate_s = "" if not gate else ("pass" if gate["ok"] else "**FAIL**") + f" ({bound} {gate['min']})"
         lines.append(f"| {name} | {p} | {_fmt(value)} | {_fmt(prev) if prev is not None else '-'} | "
-                     f"{_fmt(bm25) if bm25 is not None else '-'} | "
-                     f"{_fmt(dense) if dense is not None else '-'} | {task['n']} | {gate_s} |")
+                     + "".join(f"{_fmt(v) if v is not None else '-'} | " for v in shown)
+                     + f"{task['n']} | {gate_s} |")
     lines.append("")
     for name, task in report["tasks"].items():
         if "metrics" not in task:
@@ -61,6 +62,9 @@ def markdown(report: dict, previous: dict | None = None) -> str:
             if isinstance(value, dict):
                 value = ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
             lines.append(f"| {key} | {_fmt(value)} |")
+        if task.get("margin_over_rrf"):
+            shown = ", ".join(f"{k} {v:+.3f}" for k, v in task["margin_over_rrf"].items())
+            lines.append(f"| margin over RRF (this run − RRF) | {shown} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -93,7 +97,7 @@ def html_page(report: dict, previous: dict | None = None) -> str:
             rows.append(("previous run", float(prev), "#a0aec0"))
         for base, metrics in task.get("baselines", {}).items():
             if p in metrics:
-                rows.append((base, float(metrics[p]), "#ed8936" if base == "bm25" else "#38a169"))
+                rows.append((base, float(metrics[p]), BASELINE_COLORS.get(base, "#38a169")))
         for lang, metrics in task.get("by_lang", {}).items():
             if p in metrics:
                 rows.append((f"language {lang}", float(metrics[p]), "#805ad5"))

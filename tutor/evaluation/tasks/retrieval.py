@@ -1,5 +1,6 @@
 """Retrieval tasks: the bundled QA set, KazQAD (kk), XQuAD (ru) and FLORES kk<->ru.
-Each reports the full hybrid pipeline with dense-only and BM25-only baselines."""
+Each reports the full hybrid pipeline with dense-only and BM25-only baselines, and the
+hybrid other RAG apps ship (``rrf``: dense and a plain BM25 fused by reciprocal rank)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tutor.retrieval.hybrid import Filters, FusionParams
 from tutor.text.answers import contains_answer
 from tutor.text.letters import russian_keyboard
 
-MODES = ("hybrid", "dense", "lexical")
+MODES = ("hybrid", "dense", "lexical", "rrf")
 
 
 def evaluate_modes(pool: Pool, queries: list[tuple[str, set[str], Filters | None]],
@@ -25,11 +26,12 @@ def evaluate_modes(pool: Pool, queries: list[tuple[str, set[str], Filters | None
     out = {}
     for mode in MODES:
         # "hybrid" is the configured pipeline as it is; the others are its baselines
-        p = base if mode == "hybrid" else replace(base, mode=mode)
+        p = base if mode in ("hybrid", "rrf") else replace(base, mode=mode)
+        rank = pool.rrf_ranked_docs if mode == "rrf" else pool.ranked_docs
         rankings = []
         for text, _, filters in tqdm(queries, desc=f"{label} [{mode}]", disable=not progress,
                                      leave=False):
-            rankings.append(pool.ranked_docs(text, 10, params=p, filters=filters))
+            rankings.append(rank(text, 10, params=p, filters=filters))
         out[mode] = retrieval_metrics(rankings, [rel for _, rel, _ in queries])
         if rankings_out is not None:
             rankings_out.setdefault(mode, []).extend(rankings)
@@ -38,7 +40,8 @@ def evaluate_modes(pool: Pool, queries: list[tuple[str, set[str], Filters | None
 
 def _result(modes: dict, n: int, **extra) -> dict:
     return {"metrics": modes["hybrid"], "n": n,
-            "baselines": {"dense": modes["dense"], "bm25": modes["lexical"]}, **extra}
+            "baselines": {"dense": modes["dense"], "bm25": modes["lexical"], "rrf": modes["rrf"]},
+            "margin_over_rrf": {k: v - modes["rrf"][k] for k, v in modes["hybrid"].items()}, **extra}
 
 
 class BundledRetrieval(Task):
@@ -160,11 +163,13 @@ class FloresRetrieval(Task):
             for key, value in modes["hybrid"].items():
                 metrics[f"{d} {key}"] = value
         metrics["recall@1"] = min(m["hybrid"]["recall@1"] for m in directions.values())
-        baselines = {
-            mode_name: {f"{d} recall@1": m[mode]["recall@1"] for d, m in directions.items()}
-            for mode, mode_name in (("dense", "dense"), ("lexical", "bm25"))
-        }
-        return {"metrics": metrics, "n": len(ctx.cap(pairs)), "baselines": baselines}
+        baselines = {}
+        for mode, mode_name in (("dense", "dense"), ("lexical", "bm25"), ("rrf", "rrf")):
+            per = {f"{d} recall@1": m[mode]["recall@1"] for d, m in directions.items()}
+            baselines[mode_name] = {**per, "recall@1": min(per.values())}
+        margin = {key: metrics[key] - value for key, value in baselines["rrf"].items()}
+        return {"metrics": metrics, "n": len(ctx.cap(pairs)), "baselines": baselines,
+                "margin_over_rrf": margin}
 
 
 RETRIEVAL_TASKS = {t.name: t for t in (BundledRetrieval, KazQADRetrieval, XQuADRetrieval,
