@@ -452,3 +452,16 @@ def test_retrieval_ocr_reads_each_lesson_once_and_scores_beside_the_originals(se
     # the OCR'd copies are kept: a second run reads no page again and scores the same
     monkeypatch.setattr(TesseractEngine, "recognise", lambda *a, **k: pytest.fail("a page was read again"))
     assert OcrRetrieval().run(context())["metrics"] == first["metrics"]
+
+
+def test_a_sentence_that_ocr_split_into_line_paragraphs_is_joined():
+    from tutor.ingest.ocr import join_broken_paragraphs
+
+    lines = ["Шарын шатқалы", "Шарын шатқалы Алматы облысында, Шарын өзенінің",
+             "бойында орналасқан. Ондағы ең әйгілі бөлігі", "«Қамалдар аңғары» деп аталады.",
+             "Жаңа абзац осында басталады."]
+    assert join_broken_paragraphs(lines) == [
+        "Шарын шатқалы",
+        "Шарын шатқалы Алматы облысында, Шарын өзенінің бойында орналасқан. Ондағы ең әйгілі "
+        "бөлігі «Қамалдар аңғары» деп аталады.",
+        "Жаңа абзац осында басталады."]

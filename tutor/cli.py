@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     cmd("serve", "Start the classroom web app.")
-    p = cmd("ingest", "Add files (md, txt, pdf, docx, pptx, html) to the corpus.")
+    p = cmd("ingest", "Add files (md, txt, pdf, docx, pptx, html, photos and scans) to the corpus.")
     p.add_argument("paths", nargs="+", help="files or folders")
     p.add_argument("--subject", default="")
     p.add_argument("--grade", default="")

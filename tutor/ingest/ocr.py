@@ -136,7 +136,21 @@ def paragraphs_from_tsv(tsv: str, langs: str = "") -> OcrText:
         text = re.sub(r"-\n(?=\w)", "", text)  # words hyphenated at a line end
         out.append(re.sub(r"\s*\n\s*", " ", text).strip())
     confidence = sum(confs) / len(confs) / 100 if confs else 0.0
-    return OcrText([p for p in out if p], round(confidence, 3), len(confs), langs)
+    return OcrText(join_broken_paragraphs([p for p in out if p]), round(confidence, 3), len(confs), langs)
+
+
+def join_broken_paragraphs(paragraphs: list[str]) -> list[str]:
+    """On a photo tesseract often makes each line a paragraph of its own, and a sentence
+    then breaks in two. A paragraph that ends mid-sentence goes on in the next one, unless it
+    is a short heading (three words or fewer) and the next starts with a capital."""
+    out: list[str] = []
+    for para in paragraphs:
+        if out and not re.search(r"[.!?…:;]\W*$", out[-1]) and (
+                para[:1].islower() or len(out[-1].split()) > 3):
+            out[-1] = out[-1] + " " + para
+        else:
+            out.append(para)
+    return out
 
 
 # ---------------------------------------------------------------- page images
