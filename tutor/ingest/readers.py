@@ -158,7 +158,7 @@ def read_html(data: bytes) -> Parsed:
 
 
 # --------------------------------------------------------------- binary formats
-def read_pdf(data: bytes) -> Parsed:
+def _open_pdf(data: bytes):
     from pypdf import PdfReader
 
     try:
@@ -171,9 +171,25 @@ def read_pdf(data: bytes) -> Parsed:
             if not ok:
                 raise ReadError("the PDF is password-protected: save it without a password and "
                                 "upload it again")
-        pages = list(reader.pages)
+        len(reader.pages)  # a broken page tree fails here, not halfway through a job
+    except ReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - damaged files also raise LimitReachedError, RecursionError...
+        raise ReadError(f"the PDF is damaged and cannot be read ({type(exc).__name__})") from None
+    return reader
+
+
+def pdf_page_count(data: bytes) -> int:
+    return len(_open_pdf(data).pages)
+
+
+def read_pdf_pages(data: bytes, first: int = 0, stop: int | None = None) -> Parsed:
+    """Pages ``first`` to ``stop`` (0-based, ``stop`` excluded); blocks keep 1-based page numbers."""
+    reader = _open_pdf(data)
+    try:
+        pages = reader.pages[first:stop]
         blocks = []
-        for number, page in enumerate(pages, start=1):
+        for number, page in enumerate(pages, start=first + 1):
             text = page.extract_text() or ""
             for para in re.split(r"\n\s*\n", text):
                 para = re.sub(r"-\n(?=\w)", "", para)
@@ -181,13 +197,15 @@ def read_pdf(data: bytes) -> Parsed:
                 if para:
                     blocks.append(Block(para, page=number))
         title = (reader.metadata.title if reader.metadata else None) or ""
-    except ReadError:
-        raise
     except Exception as exc:  # noqa: BLE001 - damaged files also raise LimitReachedError, RecursionError...
         raise ReadError(f"the PDF is damaged and cannot be read ({type(exc).__name__})") from None
     if not blocks:
         raise ReadError("the PDF has no text layer (a scanned document?): it needs OCR first")
     return Parsed(str(title), blocks)
+
+
+def read_pdf(data: bytes) -> Parsed:
+    return read_pdf_pages(data)
 
 
 def _check_zip(data: bytes, kind: str) -> None:
