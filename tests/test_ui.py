@@ -32,7 +32,8 @@ CITE = "<details class='ustaz-cite'>"
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 STUDENT_ENDPOINTS = {"/ask", "/clear", "/feedback", "/set_ui_language", "/eval_report", "/new_session"}
 TEACHER_ENDPOINTS = {"/teacher_login", "/teacher_logout", "/teacher_upload", "/teacher_documents",
-                     "/teacher_preview", "/teacher_delete", "/teacher_edit", "/teacher_rebuild"}
+                     "/teacher_preview", "/teacher_delete", "/teacher_edit", "/teacher_rebuild",
+                     "/teacher_jobs"}
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -232,6 +233,7 @@ def guarded_calls(client: Client, upload_path) -> dict:
         "/teacher_edit": lambda: client.predict("kk/biology-photosynthesis", "Hacked", "", "", "", "",
                                                 "kk", api_name="/teacher_edit"),
         "/teacher_rebuild": lambda: client.predict("kk", api_name="/teacher_rebuild"),
+        "/teacher_jobs": lambda: client.predict("en", api_name="/teacher_jobs"),
     }
 
 

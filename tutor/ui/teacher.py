@@ -7,6 +7,7 @@ import gradio as gr
 from tutor.i18n import t
 from tutor.ingest.pipeline import LANGS, SUBJECTS
 from tutor.store import POLICIES
+from tutor.ui.jobs import build_jobs
 from tutor.ui.services import NotAllowed
 
 # A dropdown, not gr.Number: an empty Number reaches the server as 0 from the browser, which
@@ -46,6 +47,7 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
         upload_btn = gr.Button(t(L, "upload_button"), variant="primary")
         upload_result = gr.Dataframe(headers=["file", "status", "document", "chunks", "message"],
                                      interactive=False)
+    build_jobs(services, token, ui_lang, L)
 
     with gr.Accordion(t(L, "documents"), open=True) as docs_box:
         with gr.Row():

@@ -1,0 +1,40 @@
+"""The teacher's view of large files being ingested in the background: pages done, time
+left and pages that could not be read, refreshed every few seconds while it is open."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from tutor.i18n import t
+from tutor.ui.services import NotAllowed
+
+HEADERS = ["file", "status", "pages", "left", "pages without text", "message"]
+
+
+def build_jobs(services, token, ui_lang, default_lang: str = "kk") -> None:
+    with gr.Accordion(t(default_lang, "jobs"), open=False) as box:
+        table = gr.Dataframe(headers=HEADERS, interactive=False, wrap=True)
+        refresh = gr.Button(t(default_lang, "refresh"), size="sm")
+    # Active only while the panel is open: a timer ticking in every student's browser
+    # would take queue slots from answers.
+    timer = gr.Timer(5.0, active=False)
+
+    def listed(tok, lang):
+        try:
+            return services.jobs(tok, lang)
+        except NotAllowed:
+            raise gr.Error(t(lang, "not_logged_in")) from None
+
+    def quietly(tok, lang):
+        try:
+            return services.jobs(tok, lang)
+        except NotAllowed:
+            return []
+
+    refresh.click(listed, [token, ui_lang], [table], api_name="teacher_jobs")
+    timer.tick(quietly, [token, ui_lang], [table], api_visibility="private", show_progress="hidden")
+    box.expand(lambda tok, lang: (gr.Timer(active=True), quietly(tok, lang)), [token, ui_lang],
+               [timer, table], api_visibility="private")
+    box.collapse(lambda: gr.Timer(active=False), None, [timer], api_visibility="private")
+    ui_lang.change(lambda lang: (gr.update(label=t(lang, "jobs")), gr.update(value=t(lang, "refresh"))),
+                   [ui_lang], [box, refresh], api_visibility="private")
