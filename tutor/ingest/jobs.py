@@ -159,21 +159,25 @@ class JobRunner:
 
     def _read(self, data: bytes, first: int, stop: int, meta: dict, name: str
               ) -> tuple[list[Block], dict[int, str]]:
-        """The batch's blocks and an error per page that could not be read. A page is read on
-        its own only when its batch fails, to say which page it was."""
+        """The batch's blocks and an error per page that gave none. A page is read on its own
+        only when the batch fails or gives it no text, to say which page and why."""
         try:
             parsed = read_pdf_pages(data, first, stop)
-            blocks, errors = parsed.blocks, {}
-            title = parsed.title
+            blocks, title = parsed.blocks, parsed.title
         except ReadError:
-            blocks, errors, title = [], {}, ""
-            for page in range(first, stop):
-                try:
-                    parsed = read_pdf_pages(data, page, page + 1)
-                    blocks += parsed.blocks
-                    title = title or parsed.title
-                except ReadError as exc:
-                    errors[page + 1] = str(exc)
+            blocks, title = [], ""
+        errors: dict[int, str] = {}
+        found = {b.page for b in blocks}
+        for page in range(first + 1, stop + 1):
+            if page in found:
+                continue
+            try:
+                parsed = read_pdf_pages(data, page - 1, page)
+                blocks += parsed.blocks
+                title = title or parsed.title
+            except ReadError as exc:
+                errors[page] = str(exc)
+        blocks.sort(key=lambda b: b.page or 0)  # (stable: a page keeps its order)
         if "title" not in meta:  # fixed by the first batch: every chunk's search text carries it
             meta["title"] = (title or name.rsplit(".", 1)[0].replace("_", " ")).strip()[:300]
         return blocks, errors
