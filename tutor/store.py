@@ -361,10 +361,16 @@ class Store:
                           "ORDER BY id", (job_id,))
         return [Chunk(r["text"], r["search_text"], r["section"], r["page"]) for r in rows]
 
-    def publish_job(self, job_id: int, doc: Document, message: str = "") -> int:
+    def publish_job(self, job_id: int, doc: Document, message: str = "") -> int | None:
         """The staged chunks become the document, and the job is done, in one transaction.
-        Returns the number of chunks."""
+        Returns the number of chunks; None when the job had already ended (another process
+        published it first)."""
         with self.transaction() as db:
+            cur = db.execute("UPDATE jobs SET status='done', message=?, updated=? WHERE id=? AND "
+                             "status IN ('queued', 'running') AND pages_done=pages_total",
+                             (message, time.time(), job_id))
+            if cur.rowcount == 0:
+                return None
             rows = db.execute("SELECT text, search_text, section, page, embedding FROM job_chunks "
                               "WHERE job_id=? ORDER BY id", (job_id,)).fetchall()
             chunks = [Chunk(r["text"], r["search_text"], r["section"], r["page"]) for r in rows]
@@ -373,16 +379,15 @@ class Store:
                 vectors = np.frombuffer(b"".join(r["embedding"] for r in rows), "<f4").reshape(len(rows), -1)
             self._write_document(db, doc, chunks, vectors)  # (the index embeds what has no vector)
             db.execute("DELETE FROM job_chunks WHERE job_id=?", (job_id,))
-            db.execute("UPDATE jobs SET status='done', message=?, updated=? WHERE id=?",
-                       (message, time.time(), job_id))
         return len(chunks)
 
     def finish_job(self, job_id: int, status: str, message: str) -> None:
-        """End a job without a document (failed, or nothing to publish)."""
+        """End a job without a document (failed, or nothing to publish), unless it has ended."""
         with self.transaction() as db:
-            db.execute("DELETE FROM job_chunks WHERE job_id=?", (job_id,))
-            db.execute("UPDATE jobs SET status=?, message=?, updated=? WHERE id=?",
-                       (status, message, time.time(), job_id))
+            cur = db.execute("UPDATE jobs SET status=?, message=?, updated=? WHERE id=? AND "
+                             "status IN ('queued', 'running')", (status, message, time.time(), job_id))
+            if cur.rowcount:
+                db.execute("DELETE FROM job_chunks WHERE job_id=?", (job_id,))
 
     # ------------------------------------------------- questions, feedback, flags
     def log_question(self, session: str, lang: str, mode: str, question: str,

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 from tutor.ingest.chunking import chunk_blocks
@@ -54,7 +56,26 @@ class JobRunner:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._calls: queue.Queue | None = None
         ingestor.on_job = lambda _id: self._wake.set()
+
+    def _locked(self, fn, *args):
+        """Run a step that holds a lock answers also take (the database's write lock, the
+        search index's) on the normal-priority thread when there is one: a niced thread
+        holding it would make answers wait for the little CPU it gets."""
+        if self._calls is None:
+            return fn(*args)
+        future: Future = Future()
+        self._calls.put((fn, args, future))
+        return future.result()
+
+    def _serve_calls(self) -> None:
+        while (item := self._calls.get()) is not None:
+            fn, args, future = item
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # noqa: BLE001 - handed back to the job's thread
+                future.set_exception(exc)
 
     # ---------------------------------------------------------------- driving
     def claim(self) -> dict | None:
@@ -98,6 +119,14 @@ class JobRunner:
             t.join()
 
     def start(self, workers: int = 1) -> None:
+        # Started here, by the caller's thread: a thread inherits the nice value of the one
+        # that starts it, so the job threads could not start it at normal priority.
+        self._stop.clear()
+        self._calls = queue.Queue()
+        committer = threading.Thread(target=self._serve_calls, name="ingest-commit", daemon=True)
+        committer.start()
+        self._threads.append(committer)
+
         def loop():
             lower_priority()
             while not self._stop.is_set():
@@ -110,7 +139,7 @@ class JobRunner:
                     self.run_job(job)
                 except Exception:  # noqa: BLE001 - one broken job must not stop the others
                     log.exception("ingest job %s stopped", job["id"])
-                    self.store.finish_job(job["id"], "failed", "internal error; see the server log")
+                    self._locked(self.store.finish_job, job["id"], "failed", "internal error; see the server log")
 
         for _ in range(workers):
             t = threading.Thread(target=loop, name="ingest-job", daemon=True)
@@ -120,8 +149,13 @@ class JobRunner:
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._wake.set()
-        for t in self._threads:
+        for t in self._threads[1:]:
             t.join(timeout)
+        if self._calls is not None:
+            self._calls.put(None)
+            self._threads[0].join(timeout)
+            self._calls = None
+        self._threads = []
 
     # -------------------------------------------------------------- one batch
     def step(self, job: dict) -> None:
@@ -129,12 +163,12 @@ class JobRunner:
         is done, publish the document."""
         first, total = job["pages_done"], job["pages_total"]
         if first >= total:
-            self._publish(job)
+            self._locked(self._publish, job)
             return
         try:
             data = Path(job["path"]).read_bytes()
         except OSError as exc:
-            self.store.finish_job(job["id"], "failed", f"the uploaded file is gone ({exc.strerror})")
+            self._locked(self.store.finish_job, job["id"], "failed", f"the uploaded file is gone ({exc.strerror})")
             return
         started = time.perf_counter()
         stop = min(first + self.batch_pages, total)
@@ -153,8 +187,8 @@ class JobRunner:
         for c in chunks:
             per_page[c.page] += 1
         pages = [(p, n, errors.get(p, "")) for p, n in per_page.items()]
-        if not self.store.commit_batch(job["id"], first, pages, chunks, vectors,
-                                       time.perf_counter() - started, meta):
+        if not self._locked(self.store.commit_batch, job["id"], first, pages, chunks, vectors,
+                            time.perf_counter() - started, meta):
             log.info("job %s: pages %d-%d were committed by another worker", job["id"], first + 1, stop)
 
     def _read(self, data: bytes, first: int, stop: int, meta: dict, name: str
@@ -207,7 +241,8 @@ class JobRunner:
         message = f"{job['pages_total'] - failed} of {job['pages_total']} pages"
         if failed:
             message += "; pages without text: " + ", ".join(str(p) for p, _ in job["failed_pages"][:20])
-        self.store.publish_job(job["id"], doc, message)
+        if self.store.publish_job(job["id"], doc, message) is None:
+            return  # another process published it
         refresh_problem = self.ingestor._refresh()
         if refresh_problem:
             log.warning("job %s: %s", job["id"], refresh_problem)
