@@ -148,7 +148,8 @@ class Ingestor:
         """Queue a large PDF as a background job: checked and saved now, read page batch by
         page batch later. The file is kept in the jobs folder until the job ends."""
         meta = {k: v for k, v in meta_overrides.items() if v not in (None, "")}
-        check_meta(name, meta.get("lang", "kk"), meta.get("policy", "reference"), meta.get("grade"))
+        # an unset language is detected from the text when the job publishes the document
+        check_meta(name, meta.get("lang", LANGS[0]), meta.get("policy", "reference"), meta.get("grade"))
         content_hash = content_hash_of(data, meta)
         doc_key = doc_key or "upload/" + name
         title = str(meta.get("title", "")) or re.sub(r"[_-]+", " ", name.rsplit(".", 1)[0]).strip()
