@@ -125,7 +125,7 @@ def test_a_page_without_text_is_reported_and_the_rest_is_kept(runtime):
     job = runtime.store.job(result.job_id)
     assert job["status"] == "done"
     assert [p for p, _ in job["failed_pages"]] == [3] and "no text layer" in job["failed_pages"][0][1]
-    assert "pages without text: 3" in job["message"]
+    assert "pages not read: 3" in job["message"]
     assert sorted(set(pages_of(runtime.store, "upload/volcanoes.pdf"))) == [1, 2, 4, 5, 6, 7, 8]
 
 

@@ -240,7 +240,7 @@ class JobRunner:
             source_name=name, source_format="pdf", content_hash=job["content_hash"])
         message = f"{job['pages_total'] - failed} of {job['pages_total']} pages"
         if failed:
-            message += "; pages without text: " + ", ".join(str(p) for p, _ in job["failed_pages"][:20])
+            message += "; pages not read: " + ", ".join(str(p) for p, _ in job["failed_pages"][:20])
         if self.store.publish_job(job["id"], doc, message) is None:
             return  # another process published it
         refresh_problem = self.ingestor._refresh()

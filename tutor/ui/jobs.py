@@ -8,7 +8,7 @@ import gradio as gr
 from tutor.i18n import t
 from tutor.ui.services import NotAllowed
 
-HEADERS = ["file", "status", "pages", "left", "pages without text", "message"]
+HEADERS = ["file", "status", "pages", "left", "pages not read", "message"]
 
 
 def build_jobs(services, token, ui_lang, default_lang: str = "kk") -> None:
