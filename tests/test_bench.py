@@ -151,6 +151,12 @@ def test_bench_ingest_quick(tmp_path, capsys):
     r = run_quick("ingest", tmp_path, capsys)
     assert r["status"] == "added" and r["chunks"] > 0 and r["pages"] > 0
     assert r["ours_chunks_s"] > 0 and r["ratio"] > 0
+    assert [run["workers"] for run in r["library"]] == [1, 2]
+    assert all(run["done"] == 2 and run["pages"] == 12 and run["pages_s"] > 0 for run in r["library"])
+    answers = r["answers_during_ingest"]
+    assert set(answers) == {"idle", "during ingest (as the app runs it)", "during ingest, no priority measures"}
+    assert all(a["n"] > 0 and a["p95_ms"] > 0 for a in answers.values())
+    assert all(a["status"] == "done" and a["pages"] == 12 for name, a in answers.items() if name != "idle")
 
 
 @pytest.mark.integration

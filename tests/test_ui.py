@@ -35,7 +35,7 @@ SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 STUDENT_ENDPOINTS = {"/ask", "/clear", "/feedback", "/set_ui_language", "/eval_report", "/new_session"}
 TEACHER_ENDPOINTS = {"/teacher_login", "/teacher_logout", "/teacher_session", "/teacher_views",
                      "/teacher_upload", "/teacher_documents", "/teacher_select", "/teacher_edit",
-                     "/teacher_delete", "/teacher_delete_confirm", "/teacher_rebuild"}
+                     "/teacher_delete", "/teacher_delete_confirm", "/teacher_rebuild", "/teacher_jobs"}
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -249,6 +249,7 @@ def guarded_calls(client: Client, upload_path, ui: str) -> dict:
         "/teacher_delete_confirm": lambda: client.predict("", "", ui,
                                                           api_name="/teacher_delete_confirm"),
         "/teacher_rebuild": lambda: client.predict(ui, api_name="/teacher_rebuild"),
+        "/teacher_jobs": lambda: client.predict(ui, api_name="/teacher_jobs"),
     }
 
 

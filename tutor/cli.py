@@ -43,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmd("serve", "Start the classroom web app.")
     p = cmd("ingest", "Add files (md, txt, pdf, docx, pptx, html, photos and scans) to the corpus.")
-    p.add_argument("paths", nargs="+", help="files or folders")
+    p.add_argument("paths", nargs="*", help="files or folders (none: finish the unfinished background jobs)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="large PDFs read at the same time (a school's textbook folder overnight)")
     p.add_argument("--subject", default="")
     p.add_argument("--grade", default="")
     p.add_argument("--lang", default="", choices=["", "kk", "ru", "en"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -185,16 +186,52 @@ def cmd_ingest(settings: Settings, args) -> int:
         else:
             files.append(path)
     failures = 0
+    queued: list[int] = []
     for path in files:
         try:
             result = runtime.ingestor.ingest_path(path, subject=args.subject, grade=args.grade,
                                                   lang=args.lang, policy=args.policy)
-            print(f"{result.status:9} {result.doc_key}  ({result.chunks} chunks, {result.lang})"
-                  + (f"  {result.message}" if result.message else ""))
         except IngestError as exc:
             failures += 1
             print(f"error     {exc}", file=sys.stderr)
+            continue
+        if result.job_id is not None:
+            queued.append(result.job_id)
+            continue
+        print(f"{result.status:9} {result.doc_key}  ({result.chunks} chunks, {result.lang})"
+              + (f"  {result.message}" if result.message else ""))
+    # Unfinished jobs of an earlier run (a killed command or app) are finished too.
+    pending = [j for j in runtime.store.jobs(active=True, limit=10000) if j["id"] not in queued]
+    jobs = [runtime.store.job(i) for i in queued] + pending
+    if jobs:
+        failures += _run_jobs(runtime, jobs, max(args.jobs, 1))
     return 1 if failures else 0
+
+
+def _run_jobs(runtime, jobs: list[dict], workers: int) -> int:
+    """Work through the jobs with a progress bar (pages) on stderr; one line per job at the end."""
+    from tqdm import tqdm
+
+    done = {j["id"]: j["pages_done"] for j in jobs}
+    lock = threading.Lock()
+    total = sum(j["pages_total"] for j in jobs)
+    with tqdm(total=total, initial=sum(done.values()), unit="page", file=sys.stderr,
+              desc=f"{len(jobs)} PDF{'s' if len(jobs) > 1 else ''}", dynamic_ncols=True) as bar:
+        def progress(job: dict) -> None:
+            with lock:
+                bar.update(job["pages_done"] - done.get(job["id"], 0))
+                done[job["id"]] = job["pages_done"]
+
+        runtime.jobs.run_pending(workers=workers, progress=progress)
+    failures = 0
+    for job in (runtime.store.job(j["id"]) for j in jobs):
+        if job["status"] == "done":
+            doc = runtime.store.get_document(job["doc_key"])
+            print(f"{'added':9} {job['doc_key']}  ({job['message']}, {doc.lang if doc else '?'})")
+        else:
+            failures += 1
+            print(f"error     {job['source_name']}: {job['message'] or job['status']}", file=sys.stderr)
+    return failures
 
 
 def cmd_index(settings: Settings, args) -> int:

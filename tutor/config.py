@@ -89,6 +89,14 @@ class Settings:
         "'assessment'. Empty: the teacher must choose one for every upload.",
         choices=("", "reference", "homework", "assessment"),
     )
+    background_pages: int = _setting(
+        40, "PDFs with more pages than this are ingested by a background job (progress in the "
+            "teacher tab; resumed after a restart); smaller files are ingested at once (0: always at once)."
+    )
+    job_batch_pages: int = _setting(
+        8, "Pages a background ingest job reads, embeds and commits at a time; between batches "
+           "it yields to students' questions."
+    )
     top_k: int = _setting(5, "Passages shown to the answering step.")
     queue_concurrency: int = _setting(
         2, "Answers computed at the same time; further questions wait in order."
@@ -151,6 +159,10 @@ class Settings:
             raise SettingError("max_upload_mb", "must be positive")
         if self.teacher_session_minutes <= 0:
             raise SettingError("teacher_session_minutes", "must be positive")
+        if self.background_pages < 0:
+            raise SettingError("background_pages", "must be 0 or more")
+        if self.job_batch_pages <= 0:
+            raise SettingError("job_batch_pages", "must be positive")
 
     # ------------------------------------------------------------ derived paths
     @property

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from tutor.answer.factory import ComposerChoice, choose_composer
 from tutor.config import Settings
 from tutor.ingest import Ingestor
+from tutor.ingest.jobs import JobRunner
 from tutor.models import E5_NAME, ModelError, apply_offline, resolve_e5_onnx, resolve_embedder
 from tutor.retrieval.cache import CachedEmbedder
 from tutor.retrieval.calibration import apply_calibration
@@ -30,6 +31,7 @@ class Runtime:
     index: SearchIndex
     retriever: Retriever
     ingestor: Ingestor
+    jobs: JobRunner
     timings: dict = field(default_factory=dict)
 
 
@@ -85,7 +87,9 @@ def build_runtime(settings: Settings, embedder: Embedder | None = None,
     timings["embedder_s"] = time.perf_counter() - t0
     store = Store(settings.db_path)
     index = SearchIndex(store, embedder, settings.index_path)
-    ingestor = Ingestor(store, index, max_bytes=settings.max_upload_mb * 1024 * 1024)
+    ingestor = Ingestor(store, index, max_bytes=settings.max_upload_mb * 1024 * 1024,
+                        background_pages=settings.background_pages, jobs_dir=settings.data_path / "jobs")
+    jobs = JobRunner(ingestor, batch_pages=settings.job_batch_pages)
     t0 = time.perf_counter()
     action = index.open()
     log.info("search index %s (%d chunks)", action, index.dense.size)
@@ -97,7 +101,7 @@ def build_runtime(settings: Settings, embedder: Embedder | None = None,
     timings["index_s"] = time.perf_counter() - t0
     apply_retention(store, settings.retention_days)
     retriever = Retriever(index)
-    return Runtime(settings, store, embedder, index, retriever, ingestor, timings)
+    return Runtime(settings, store, embedder, index, retriever, ingestor, jobs, timings)
 
 
 def build_tutor(settings: Settings, runtime: Runtime | None = None) -> tuple[Runtime, Tutor, ComposerChoice]:

@@ -77,3 +77,42 @@ CREATE TABLE IF NOT EXISTS flags (
     lang TEXT NOT NULL,
     text TEXT
 );
+-- Background ingestion of large PDFs. A job's file is kept in <data_dir>/jobs until it is done.
+-- Each page batch commits its chunks (staged in job_chunks), its job_pages rows and pages_done
+-- in one transaction, so a killed process resumes at pages_done with no page lost or repeated;
+-- the document is published from the staged chunks in one transaction at the end.
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY,
+    doc_key TEXT NOT NULL,
+    source_name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}',
+    content_hash TEXT NOT NULL,
+    pages_total INTEGER NOT NULL,
+    pages_done INTEGER NOT NULL DEFAULT 0,
+    -- queued, running, done, failed
+    status TEXT NOT NULL DEFAULT 'queued',
+    message TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    -- seconds spent on the pages done, for the ETA
+    busy_s REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS job_pages (
+    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    page INTEGER NOT NULL,
+    chunks INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (job_id, page)
+);
+CREATE TABLE IF NOT EXISTS job_chunks (
+    id INTEGER PRIMARY KEY,
+    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    text TEXT NOT NULL,
+    search_text TEXT NOT NULL,
+    section TEXT NOT NULL DEFAULT '',
+    page INTEGER,
+    embedding BLOB,
+    ocr_confidence REAL
+);
+CREATE INDEX IF NOT EXISTS job_chunks_job ON job_chunks(job_id);

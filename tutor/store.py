@@ -1,5 +1,5 @@
-"""SQLite data-access layer: documents, versions, chunks, index state, feedback,
-unanswered questions, safety flags and the question log.
+"""SQLite data-access layer: documents, versions, chunks, index state, background ingest
+jobs, feedback, unanswered questions, safety flags and the question log.
 
 Every corpus change runs in one transaction, so a crash leaves the previous state.
 The ``corpus_generation`` counter moves with every change; the search index records
@@ -172,41 +172,45 @@ class Store:
     def put_document(self, doc: Document, chunks: list[Chunk],
                      embeddings: np.ndarray | None = None) -> Document:
         """Insert or replace a document and all its chunks in one transaction."""
-        now = time.time()
         with self.transaction() as db:
-            old = db.execute("SELECT id, version FROM documents WHERE doc_key=?",
-                             (doc.doc_key,)).fetchone()
-            fields = asdict(doc)
-            for key in ("id", "version"):
-                fields.pop(key)
-            fields["bundled"] = int(doc.bundled)
-            if old:
-                doc.version = old["version"] + 1
-                doc.id = old["id"]
-                db.execute("DELETE FROM chunks WHERE doc_id=?", (doc.id,))
-                sets = ", ".join(f"{k}=?" for k in fields)
-                db.execute(f"UPDATE documents SET {sets}, version=?, updated=? WHERE id=?",
-                           (*fields.values(), doc.version, now, doc.id))
-                action = "replace"
-            else:
-                cols = ", ".join(fields)
-                marks = ", ".join("?" for _ in fields)
-                cur = db.execute(
-                    f"INSERT INTO documents ({cols}, version, created, updated) "
-                    f"VALUES ({marks}, 1, ?, ?)", (*fields.values(), now, now))
-                doc.id, doc.version, action = cur.lastrowid, 1, "add"
-            for i, ch in enumerate(chunks):
-                emb = None if embeddings is None else np.asarray(embeddings[i], "<f4").tobytes()
-                cur = db.execute(
-                    "INSERT INTO chunks (doc_id, ord, text, search_text, section, page, slide, "
-                    "embedding, ocr_confidence) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (doc.id, i, ch.text, ch.search_text, ch.section, ch.page, ch.slide, emb,
-                     ch.ocr_confidence))
-                ch.id, ch.ord = cur.lastrowid, i
-            db.execute("INSERT INTO versions (doc_key, version, content_hash, action, at) "
-                       "VALUES (?,?,?,?,?)", (doc.doc_key, doc.version, doc.content_hash, action, now))
-            self._bump_generation(db)
+            self._write_document(db, doc, chunks, embeddings)
         return doc
+
+    def _write_document(self, db: sqlite3.Connection, doc: Document, chunks: list[Chunk],
+                        embeddings: np.ndarray | None) -> None:
+        now = time.time()
+        old = db.execute("SELECT id, version FROM documents WHERE doc_key=?",
+                         (doc.doc_key,)).fetchone()
+        fields = asdict(doc)
+        for key in ("id", "version"):
+            fields.pop(key)
+        fields["bundled"] = int(doc.bundled)
+        if old:
+            doc.version = old["version"] + 1
+            doc.id = old["id"]
+            db.execute("DELETE FROM chunks WHERE doc_id=?", (doc.id,))
+            sets = ", ".join(f"{k}=?" for k in fields)
+            db.execute(f"UPDATE documents SET {sets}, version=?, updated=? WHERE id=?",
+                       (*fields.values(), doc.version, now, doc.id))
+            action = "replace"
+        else:
+            cols = ", ".join(fields)
+            marks = ", ".join("?" for _ in fields)
+            cur = db.execute(
+                f"INSERT INTO documents ({cols}, version, created, updated) "
+                f"VALUES ({marks}, 1, ?, ?)", (*fields.values(), now, now))
+            doc.id, doc.version, action = cur.lastrowid, 1, "add"
+        for i, ch in enumerate(chunks):
+            emb = None if embeddings is None else np.asarray(embeddings[i], "<f4").tobytes()
+            cur = db.execute(
+                "INSERT INTO chunks (doc_id, ord, text, search_text, section, page, slide, "
+                "embedding, ocr_confidence) VALUES (?,?,?,?,?,?,?,?,?)",
+                (doc.id, i, ch.text, ch.search_text, ch.section, ch.page, ch.slide, emb,
+                 ch.ocr_confidence))
+            ch.id, ch.ord = cur.lastrowid, i
+        db.execute("INSERT INTO versions (doc_key, version, content_hash, action, at) "
+                   "VALUES (?,?,?,?,?)", (doc.doc_key, doc.version, doc.content_hash, action, now))
+        self._bump_generation(db)
 
     def update_metadata(self, doc_key: str, **changes) -> Document:
         allowed = {"title", "subject", "grade", "lang", "policy"}
@@ -298,6 +302,104 @@ class Store:
             "FROM documents d LEFT JOIN chunks c ON c.doc_id=d.id GROUP BY d.lang, d.subject "
             "ORDER BY d.lang, d.subject")
         return [dict(r) for r in rows]
+
+    # -------------------------------------------------------- background jobs
+    def create_job(self, doc_key: str, source_name: str, path: str, meta: dict, content_hash: str,
+                   pages_total: int) -> int:
+        now = time.time()
+        with self.transaction() as db:
+            return db.execute(
+                "INSERT INTO jobs (doc_key, source_name, path, meta, content_hash, pages_total, "
+                "created, updated) VALUES (?,?,?,?,?,?,?,?)",
+                (doc_key, source_name, path, json.dumps(meta, ensure_ascii=False), content_hash,
+                 pages_total, now, now)).lastrowid
+
+    def job(self, job_id: int) -> dict | None:
+        rows = self.jobs(job_id=job_id)
+        return rows[0] if rows else None
+
+    def jobs(self, active: bool = False, job_id: int | None = None, limit: int = 100) -> list[dict]:
+        """Jobs, newest first, each with its failed pages as [(page, error)]."""
+        sql, params = "SELECT * FROM jobs WHERE 1=1", []
+        if active:
+            sql += " AND status IN ('queued', 'running')"
+        if job_id is not None:
+            sql, params = sql + " AND id=?", [job_id]
+        out = []
+        for r in self.query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]):
+            job = dict(r)
+            job["meta"] = json.loads(job["meta"])
+            job["failed_pages"] = [(p["page"], p["error"]) for p in self.query(
+                "SELECT page, error FROM job_pages WHERE job_id=? AND error != '' ORDER BY page",
+                (job["id"],))]
+            out.append(job)
+        return out
+
+    def active_job_for(self, content_hash: str) -> dict | None:
+        rows = self.query("SELECT id FROM jobs WHERE content_hash=? AND status IN ('queued', 'running') "
+                          "ORDER BY id LIMIT 1", (content_hash,))
+        return self.job(rows[0]["id"]) if rows else None
+
+    def commit_batch(self, job_id: int, first: int, pages: list[tuple[int, int, str]],
+                     chunks: list[Chunk], embeddings: np.ndarray | None, busy_s: float,
+                     meta: dict | None = None) -> bool:
+        """Stage one batch: its chunks, one job_pages row per page (page, chunks, error) and
+        the new pages_done, all or nothing. Only when the job is still at ``first``: a second
+        worker on the same job (another process) loses the race and commits nothing."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE jobs SET pages_done=?, status='running', busy_s=busy_s+?, updated=?"
+                + (", meta=?" if meta is not None else "") + " WHERE id=? AND pages_done=? "
+                "AND status IN ('queued', 'running')",
+                (first + len(pages), busy_s, time.time(),
+                 *([json.dumps(meta, ensure_ascii=False)] if meta is not None else []), job_id, first))
+            if cur.rowcount == 0:
+                return False
+            db.executemany("INSERT INTO job_pages (job_id, page, chunks, error) VALUES (?,?,?,?)",
+                           [(job_id, *p) for p in pages])
+            db.executemany(
+                "INSERT INTO job_chunks (job_id, text, search_text, section, page, embedding, "
+                "ocr_confidence) VALUES (?,?,?,?,?,?,?)",
+                [(job_id, c.text, c.search_text, c.section, c.page,
+                  None if embeddings is None else np.asarray(embeddings[i], "<f4").tobytes(),
+                  c.ocr_confidence)
+                 for i, c in enumerate(chunks)])
+        return True
+
+    def staged_chunks(self, job_id: int) -> list[Chunk]:
+        rows = self.query("SELECT text, search_text, section, page, ocr_confidence FROM job_chunks "
+                          "WHERE job_id=? ORDER BY id", (job_id,))
+        return [Chunk(r["text"], r["search_text"], r["section"], r["page"],
+                      ocr_confidence=r["ocr_confidence"]) for r in rows]
+
+    def publish_job(self, job_id: int, doc: Document, message: str = "") -> int | None:
+        """The staged chunks become the document, and the job is done, in one transaction.
+        Returns the number of chunks; None when the job had already ended (another process
+        published it first)."""
+        with self.transaction() as db:
+            cur = db.execute("UPDATE jobs SET status='done', message=?, updated=? WHERE id=? AND "
+                             "status IN ('queued', 'running') AND pages_done=pages_total",
+                             (message, time.time(), job_id))
+            if cur.rowcount == 0:
+                return None
+            rows = db.execute("SELECT text, search_text, section, page, embedding, ocr_confidence "
+                              "FROM job_chunks WHERE job_id=? ORDER BY id", (job_id,)).fetchall()
+            chunks = [Chunk(r["text"], r["search_text"], r["section"], r["page"],
+                            ocr_confidence=r["ocr_confidence"]) for r in rows]
+            vectors = None
+            if rows and all(r["embedding"] for r in rows):
+                vectors = np.frombuffer(b"".join(r["embedding"] for r in rows), "<f4").reshape(len(rows), -1)
+            self._write_document(db, doc, chunks, vectors)  # (the index embeds what has no vector)
+            db.execute("DELETE FROM job_chunks WHERE job_id=?", (job_id,))
+        return len(chunks)
+
+    def finish_job(self, job_id: int, status: str, message: str) -> None:
+        """End a job without a document (failed, or nothing to publish), unless it has ended."""
+        with self.transaction() as db:
+            cur = db.execute("UPDATE jobs SET status=?, message=?, updated=? WHERE id=? AND "
+                             "status IN ('queued', 'running')", (status, message, time.time(), job_id))
+            if cur.rowcount:
+                db.execute("DELETE FROM job_chunks WHERE job_id=?", (job_id,))
 
     # ------------------------------------------------- questions, feedback, flags
     def log_question(self, session: str, lang: str, mode: str, question: str,

@@ -1,19 +1,21 @@
 """Ingestion: file -> parsed blocks -> chunks -> embeddings -> one database transaction
 -> index refresh. Bad files raise ``IngestError`` with one sentence for the teacher and
-change nothing."""
+change nothing. A PDF of more than ``background_pages`` pages becomes a job instead
+(``tutor.ingest.jobs`` works through it)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import math
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from tutor.ingest.chunking import chunk_blocks
-from tutor.ingest.readers import FORMATS, ReadError, read_file
+from tutor.ingest.readers import FORMATS, ReadError, pdf_page_count, read_file
 from tutor.store import POLICIES, Document
 from tutor.text.langdetect import detect_language
 
@@ -40,6 +42,7 @@ class IngestResult:
     title: str
     lang: str
     message: str = ""
+    job_id: int | None = None  # status "queued": the background job that ingests it
 
 
 def safe_name(name: str) -> str:
@@ -59,6 +62,22 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
+def content_hash_of(data: bytes, meta: dict) -> str:
+    return hashlib.sha256(data + repr(sorted((k, str(v)) for k, v in meta.items())).encode()).hexdigest()
+
+
+def check_meta(name: str, lang: str, policy: str, grade) -> int | None:
+    """Raise ``IngestError`` for a language, policy or grade that cannot be stored; the grade as a number."""
+    if lang not in LANGS:
+        raise IngestError(name, f"language must be one of {', '.join(LANGS)}, not {lang!r}")
+    if policy not in POLICIES:
+        raise IngestError(name, f"policy must be one of {', '.join(POLICIES)}, not {policy!r}")
+    try:
+        return int(grade) if grade not in (None, "") else None
+    except ValueError:
+        raise IngestError(name, f"grade must be a number, not {grade!r}") from None
+
+
 def _how_read(stats: dict) -> str:
     """A sentence for the teacher when pages were OCR'd or repaired, so a poor scan is noticed."""
     parts = []
@@ -75,17 +94,28 @@ def _how_read(stats: dict) -> str:
 
 
 class Ingestor:
-    def __init__(self, store, index, max_bytes: int = 50 * 1024 * 1024, ocr=None):
+    def __init__(self, store, index, max_bytes: int = 50 * 1024 * 1024, background_pages: int = 0,
+                 jobs_dir: str | Path | None = None, ocr=None):
         self.store = store
         self.index = index
         self.max_bytes = max_bytes
         self.ocr = ocr  # the OCR engine for scans and photos (tesseract when None)
+        self.background_pages = background_pages if jobs_dir else 0
+        self.jobs_dir = Path(jobs_dir) if jobs_dir else None
+        self.on_job = None  # called with a new job's id (the job runner wakes up)
 
     def ingest_bytes(self, name: str, data: bytes, *, doc_key: str = "", bundled: bool = False,
                      refresh: bool = True, **meta_overrides) -> IngestResult:
         name = safe_name(name)
         if len(data) > self.max_bytes:
             raise self._too_big(name, len(data))
+        if self.background_pages and name.lower().endswith(".pdf") and not bundled:
+            try:
+                pages = pdf_page_count(data)
+            except ReadError as exc:
+                raise IngestError(name, str(exc)) from None
+            if pages > self.background_pages:
+                return self.submit(name, data, pages, doc_key=doc_key, **meta_overrides)
         try:
             parsed = read_file(name, data, ocr=self.ocr)
         except ReadError as exc:
@@ -98,18 +128,27 @@ class Ingestor:
         sample = " ".join(c.text for c in chunks[:20])
         lang = str(meta.get("lang") or detect_language(sample))
         policy = str(meta.get("policy") or "reference")
-        if lang not in LANGS:
-            raise IngestError(name, f"language must be one of {', '.join(LANGS)}, not {lang!r}")
-        if policy not in POLICIES:
-            raise IngestError(name, f"policy must be one of {', '.join(POLICIES)}, not {policy!r}")
-        grade = meta.get("grade")
-        try:
-            grade = int(grade) if grade not in (None, "") else None
-        except ValueError:
-            raise IngestError(name, f"grade must be a number, not {grade!r}") from None
-        content_hash = hashlib.sha256(
-            data + repr(sorted((k, str(v)) for k, v in meta.items())).encode()).hexdigest()
+        grade = check_meta(name, lang, policy, meta.get("grade"))
+        content_hash = content_hash_of(data, meta)
         doc_key = doc_key or "upload/" + name
+        known = self._known(doc_key, content_hash)
+        if known:
+            return known
+        doc = Document(
+            doc_key=doc_key, title=title, subject=str(meta.get("subject", "")), grade=grade,
+            lang=lang, policy=policy, author=str(meta.get("author", "")),
+            licence=str(meta.get("licence", meta.get("license", ""))),
+            translation_of=str(meta.get("translation_of", "")), source_name=name,
+            source_format=parsed.fmt, content_hash=content_hash, bundled=bundled)
+        existing = self.store.get_document(doc_key)
+        # Embeddings are computed before the transaction: a crash here changes nothing.
+        vectors = self.index.embedder.encode_passages([c.search_text for c in chunks])
+        self.store.put_document(doc, chunks, vectors)
+        message = " ".join(m for m in (_how_read(parsed.stats), self._refresh() if refresh else "") if m)
+        status = "replaced" if existing else "added"
+        return IngestResult(doc_key, status, len(chunks), title, lang, message)
+
+    def _known(self, doc_key: str, content_hash: str) -> IngestResult | None:
         existing = self.store.get_document(doc_key)
         if existing and existing.content_hash == content_hash:
             return IngestResult(doc_key, "unchanged", 0, existing.title, existing.lang,
@@ -118,18 +157,36 @@ class Ingestor:
         if twin and twin.doc_key != doc_key:
             return IngestResult(twin.doc_key, "duplicate", 0, twin.title, twin.lang,
                                 f"the same content is already in the corpus as {twin.doc_key}")
-        doc = Document(
-            doc_key=doc_key, title=title, subject=str(meta.get("subject", "")), grade=grade,
-            lang=lang, policy=policy, author=str(meta.get("author", "")),
-            licence=str(meta.get("licence", meta.get("license", ""))),
-            translation_of=str(meta.get("translation_of", "")), source_name=name,
-            source_format=parsed.fmt, content_hash=content_hash, bundled=bundled)
-        # Embeddings are computed before the transaction: a crash here changes nothing.
-        vectors = self.index.embedder.encode_passages([c.search_text for c in chunks])
-        self.store.put_document(doc, chunks, vectors)
-        message = " ".join(m for m in (_how_read(parsed.stats), self._refresh() if refresh else "") if m)
-        status = "replaced" if existing else "added"
-        return IngestResult(doc_key, status, len(chunks), title, lang, message)
+        return None
+
+    def submit(self, name: str, data: bytes, pages: int, *, doc_key: str = "",
+               **meta_overrides) -> IngestResult:
+        """Queue a large PDF as a background job: checked and saved now, read page batch by
+        page batch later. The file is kept in the jobs folder until the job ends."""
+        meta = {k: v for k, v in meta_overrides.items() if v not in (None, "")}
+        # an unset language is detected from the text when the job publishes the document
+        check_meta(name, meta.get("lang", LANGS[0]), meta.get("policy", "reference"), meta.get("grade"))
+        content_hash = content_hash_of(data, meta)
+        doc_key = doc_key or "upload/" + name
+        title = str(meta.get("title", "")) or re.sub(r"[_-]+", " ", name.rsplit(".", 1)[0]).strip()
+        known = self._known(doc_key, content_hash)
+        if known:
+            return known
+        running = self.store.active_job_for(content_hash)
+        if running:
+            return IngestResult(doc_key, "queued", 0, title, meta.get("lang", ""),
+                                f"already being ingested: {running['pages_done']} of "
+                                f"{running['pages_total']} pages done", running["id"])
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        path = self.jobs_dir / f"{content_hash[:24]}.pdf"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)  # a job never points at a half-written file
+        job_id = self.store.create_job(doc_key, name, str(path), meta, content_hash, pages)
+        if self.on_job:
+            self.on_job(job_id)
+        return IngestResult(doc_key, "queued", 0, title, meta.get("lang", ""),
+                            f"{pages} pages, ingested in the background", job_id)
 
     def ingest_path(self, path: str | Path, **kwargs) -> IngestResult:
         path = Path(path)

@@ -238,8 +238,6 @@ def read_pdf_pages(data: bytes, first: int = 0, stop: int | None = None, *, ocr=
                 text, repaired = fixed, repaired + 1
             blocks.extend(_layer_blocks(text, number))
         title = (reader.metadata.title if reader.metadata else None) or ""
-    except ReadError:
-        raise
     except Exception as exc:  # noqa: BLE001 - damaged files also raise LimitReachedError, RecursionError...
         raise _damaged(exc) from None
     stats: dict = {}

@@ -56,6 +56,7 @@ def build_app(settings, runtime=None, tutor=None, composer_choice=None):
     services = Services(settings, runtime, tutor, auth, composer_choice)
     demo = build_blocks(services)
     _schedule_retention(runtime.store, settings.retention_days)
+    runtime.jobs.start()  # also resumes the jobs a stopped or killed app left unfinished
     demo.queue(default_concurrency_limit=settings.queue_concurrency, max_size=settings.queue_size)
     return demo, services
 

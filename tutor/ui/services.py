@@ -13,6 +13,7 @@ from pathlib import Path
 from tutor.evaluation.datasets import bundled_items
 from tutor.i18n import t
 from tutor.ingest import IngestError
+from tutor.ingest.jobs import eta_seconds
 from tutor.safety.pii import redact_pii
 from tutor.store import POLICIES
 
@@ -115,6 +116,20 @@ class Services:
                 rows.append([name, r.status, r.doc_key, r.chunks, r.message])
             except IngestError as exc:
                 rows.append([name, "error", "", 0, exc.problem])
+        return rows
+
+    def jobs(self, token: str, lang: str = "en") -> list[list]:
+        """Large files being ingested in the background, newest first: file, state (a code),
+        pages done of all, time left, pages that could not be read, and the job's last message."""
+        self.require(token)
+        rows = []
+        for job in self.runtime.store.jobs(limit=20):
+            eta = eta_seconds(job)
+            left = ("" if eta is None else t(lang, "job_eta_soon") if eta < 60
+                    else t(lang, "job_eta", minutes=round(eta / 60)))
+            failed = ", ".join(str(p) for p, _ in job["failed_pages"][:20])
+            rows.append([job["source_name"], job["status"],
+                         f"{job['pages_done']} / {job['pages_total']}", left, failed, job["message"]])
         return rows
 
     def documents(self, token: str, lang: str = "", subject: str = "") -> list[list]:

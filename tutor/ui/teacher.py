@@ -13,6 +13,7 @@ import gradio as gr
 from tutor.i18n import t
 from tutor.ingest.readers import FORMATS
 from tutor.ui import teacher_text as tx
+from tutor.ui.jobs import build_jobs
 from tutor.ui.render import SET_GRADIO_LOCALE
 from tutor.ui.services import NotAllowed, UserError
 
@@ -71,6 +72,7 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
         upload_msg = gr.Markdown("")
         upload_result = gr.Dataframe(tx.table("upload", [], L), interactive=False, wrap=True,
                                      elem_classes=["ustaz-table"])
+    jobs_table = build_jobs(services, token, ui_lang, L)
 
     with gr.Accordion(t(L, "documents"), open=True) as docs_box:
         with gr.Row(equal_height=True):
@@ -152,11 +154,12 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
     # Everything a teacher saw, gone at once: logout and timeout leave a student nothing.
     clear_outputs = [token, password, upload_rows, login_msg, timer, upload_result, upload_msg,
                      f_lang, f_subject, *form_outputs, *view_outputs, *selection_outputs,
-                     *confirm_outputs, action_msg]
+                     *confirm_outputs, action_msg, jobs_table]
 
     def cleared(ui, msg):
         return ["", "", [], msg, gr.Timer(active=False), tx.table("upload", [], ui), "", "", "",
-                *fresh_form(), *views("", "", "", ui), *no_selection(ui), *hide_confirm(), ""]
+                *fresh_form(), *views("", "", "", ui), *no_selection(ui), *hide_confirm(), "",
+                tx.table("jobs", [], ui)]
 
     # ---------------------------------------------------------------- actions
     def do_login(password, ui, old):

@@ -23,6 +23,7 @@ HEADERS = {
     "feedback": ("h_time", "h_rating", "h_comment", "h_question", "h_sources", "h_documents"),
     "flags": ("h_time", "h_category", "h_lang", "h_text"),
     "stats": ("h_lang", "h_subject", "h_documents", "h_passages"),
+    "jobs": ("h_file", "h_status", "h_pages", "h_left", "h_pages_unread", "h_message"),
 }
 
 # The ingest pipeline's messages are English sentences; each known one maps to a phrase key.
@@ -38,6 +39,11 @@ _MESSAGES = [
     (r"^(?P<n>\d+) page\(s\) read by OCR", "msg_ocr_pages"),
     (r"^(?P<n>\d+) page\(s\) with a broken Kazakh font repaired", "msg_font_repaired"),
     (r"^page\(s\) (?P<pages>[\d, .]+?) not read", "msg_pages_unread"),
+    (r"^pages not read: (?P<pages>[\d, ]+)", "msg_pages_unread"),
+    (r"^(?P<n>\d+) pages, ingested in the background", "msg_queued"),
+    (r"^already being ingested: (?P<done>\d+) of (?P<total>\d+)", "msg_already_queued"),
+    (r"^(?P<n>\d+) of (?P<total>\d+) pages", "msg_job_pages"),
+    (r"^internal error", "err_internal"), (r"^the uploaded file is gone", "err_file_gone"),
     (r"^the file is (?P<size>[\d.]+ \w+), more than the limit of (?P<limit>[\d.]+ \w+)", "err_too_big"),
     (r"^language must be", "err_lang"), (r"^grade must be", "err_grade"),
     (r"^cannot open the file", "err_open"), (r"^already up to date", "msg_unchanged"),
@@ -80,7 +86,7 @@ def policy_choices(ui: str) -> list[tuple[str, str]]:
 
 def message(ui: str, text: str) -> str:
     # a message may join several ("3 page(s) read by OCR...; page(s) 4 not read: ...")
-    parts = re.split(r"; (?=\d+ page\(s\)|page\(s\) )", text or "")
+    parts = re.split(r"; (?=\d+ page\(s\)|page\(s\) |pages not read)", text or "")
     return "; ".join(_one_message(ui, part) for part in parts if part)
 
 
@@ -125,4 +131,7 @@ def _cells(kind: str, row, ui: str) -> list:
     if kind == "stats":
         lang, subject, docs, n = row
         return [lang_name(ui, lang), subject_name(ui, subject), docs, n]
+    if kind == "jobs":
+        name, status, pages, left, unread, msg = row
+        return [name, t(ui, "job_" + status), pages, left, unread, message(ui, msg)]
     return list(row)
