@@ -392,7 +392,7 @@ def cleared_view(outputs, ui: str, message_key: str, **params) -> None:
     flat = json.dumps(outputs, ensure_ascii=False)
     assert t(ui, message_key, **params) in flat
     tables = [o for o in outputs if isinstance(o, dict) and "headers" in o]
-    assert len(tables) == 7 and all(tb["data"] == [] for tb in tables)
+    assert len(tables) == 8 and all(tb["data"] == [] for tb in tables)
     for marker in ("biology", "zqx", "Фотосинтез", "water-cycle"):
         assert marker not in flat, marker
 
