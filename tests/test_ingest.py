@@ -52,6 +52,11 @@ def make_pdf(pages: list[list[str] | None], title: str = "") -> bytes:
     trailer = b"/Size %d /Root %d 0 R" % (len(objects) + 2, root)
     objects.append(b"<< /Title (" + title.encode("cp1252") + b") >>")
     trailer += b" /Info %d 0 R" % len(objects)
+    return pdf_file(objects, trailer)
+
+
+def pdf_file(objects: list[bytes], trailer: bytes) -> bytes:
+    """PDF objects (numbered from 1 in order) with their cross-reference table and trailer."""
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, body in enumerate(objects, start=1):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
-from test_ingest import corpus_state, small_runtime  # noqa: F401
+from test_ingest import corpus_state, pdf_file, small_runtime  # noqa: F401
 
 from tutor.answer.types import Citation
 from tutor.ingest import IngestError
@@ -102,16 +102,7 @@ def layered_pdf(pages: list[tuple[str | None, Image.Image | None]]) -> bytes:
         kids.append(len(objects))
     objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % k for k in kids), len(kids))
     objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, len(objects), xref)
-    return bytes(out)
+    return pdf_file(objects, b"/Size %d /Root %d 0 R" % (len(objects) + 1, len(objects)))
 
 
 def _stream(data: bytes) -> bytes:
