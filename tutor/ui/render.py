@@ -8,6 +8,7 @@ import gradio as gr
 
 from tutor.answer.types import Answer, Citation
 from tutor.i18n import t
+from tutor.ui import teacher_text as tx
 
 # A page read by OCR below this mean word confidence says so on its card: clean 300-dpi
 # scans read at 0.9 and above (docs/decisions/2026-12-07-ocr-engine.md).
@@ -28,8 +29,9 @@ def citation_cards(answer: Answer, ui_lang: str) -> str:
     cards = []
     for c in answer.citations:
         where = html.escape(citation_place(c, ui_lang))
-        meta = [html.escape(c.subject or ""), f"{t(ui_lang, 'grade')} {c.grade}" if c.grade else "",
-                f"{t(ui_lang, 'citation_language')}: {c.lang}"]
+        meta = [html.escape(tx.subject_name(ui_lang, c.subject or "")),
+                f"{t(ui_lang, 'grade')} {c.grade}" if c.grade else "",
+                f"{t(ui_lang, 'citation_language')}: {tx.lang_name(ui_lang, c.lang)}"]
         # a scan or photo: its file name is what the student can open and check
         if c.source_format in ("pdf", "image") and c.source_name:
             meta.append(f"{t(ui_lang, 'citation_file')}: {html.escape(c.source_name)}")
