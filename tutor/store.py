@@ -59,6 +59,9 @@ class Document:
     bundled: bool = False
     id: int | None = None
     version: int = 1
+    # the scope (tutor/scopes.py): both None for the region library
+    school_id: int | None = None
+    class_id: int | None = None
 
 
 @dataclass
@@ -102,6 +105,9 @@ class Store:
                     f"ALTER TABLE feedback ADD COLUMN {column} TEXT NOT NULL DEFAULT {default}")
         if "ocr_confidence" not in {r["name"] for r in self.query("PRAGMA table_info(chunks)")}:
             self._conn().execute("ALTER TABLE chunks ADD COLUMN ocr_confidence REAL")
+        from tutor.migrate import upgrade
+
+        self.migrated = upgrade(self)
 
     # ------------------------------------------------------------- connections
     def _conn(self) -> sqlite3.Connection:
@@ -480,4 +486,5 @@ def _doc(row: sqlite3.Row) -> Document:
         lang=row["lang"], policy=row["policy"], author=row["author"], licence=row["licence"],
         translation_of=row["translation_of"], source_name=row["source_name"],
         source_format=row["source_format"], content_hash=row["content_hash"],
-        bundled=bool(row["bundled"]), id=row["id"], version=row["version"])
+        bundled=bool(row["bundled"]), id=row["id"], version=row["version"],
+        school_id=row["school_id"], class_id=row["class_id"])
