@@ -20,6 +20,9 @@ from typing import Protocol
 
 import numpy as np
 
+from tutor.migrate import DEFAULT_SCHOOL, upgrade
+from tutor.scopes import Place, Scope
+
 SCHEMA = (Path(__file__).parent / "schema.sql").read_text(encoding="utf-8")
 
 POLICIES = ("reference", "homework", "assessment")
@@ -37,9 +40,11 @@ class TutorStore(Protocol):
     def section_titles(self) -> list[str]: ...
 
     def log_question(self, session: str, lang: str, mode: str, question: str,
-                     answered: bool, score: float | None, kind: str = "") -> int: ...
+                     answered: bool, score: float | None, kind: str = "",
+                     class_id: int | None = None) -> int: ...
 
-    def add_flag(self, session: str, category: str, lang: str, text: str | None) -> None: ...
+    def add_flag(self, session: str, category: str, lang: str, text: str | None,
+                 class_id: int | None = None) -> None: ...
 
 
 @dataclass
@@ -105,8 +110,6 @@ class Store:
                     f"ALTER TABLE feedback ADD COLUMN {column} TEXT NOT NULL DEFAULT {default}")
         if "ocr_confidence" not in {r["name"] for r in self.query("PRAGMA table_info(chunks)")}:
             self._conn().execute("ALTER TABLE chunks ADD COLUMN ocr_confidence REAL")
-        from tutor.migrate import upgrade
-
         self.migrated = upgrade(self)
 
     # ------------------------------------------------------------- connections
@@ -159,9 +162,16 @@ class Store:
         return int(self.get_state("corpus_generation", "0"))
 
     # --------------------------------------------------------------- documents
-    def find_by_hash(self, content_hash: str) -> Document | None:
-        rows = self.query("SELECT * FROM documents WHERE content_hash=?", (content_hash,))
-        return _doc(rows[0]) if rows else None
+    def find_by_hash(self, content_hash: str, scope: Scope | None = None) -> Document | None:
+        """A document with this content that ``scope`` sees (any, when None)."""
+        rows = self.query("SELECT * FROM documents WHERE content_hash=? ORDER BY id", (content_hash,))
+        docs = [d for d in map(_doc, rows) if scope is None or scope.sees(d)]
+        return docs[0] if docs else None
+
+    def default_place(self) -> Place:
+        """The default school (made by the schema upgrade): where uploads go when no place is named."""
+        rows = self.query("SELECT id FROM schools WHERE name=? ORDER BY id LIMIT 1", (DEFAULT_SCHOOL,))
+        return Place("school", rows[0]["id"] if rows else None)
 
     def get_document(self, doc_key: str) -> Document | None:
         rows = self.query("SELECT * FROM documents WHERE doc_key=?", (doc_key,))
@@ -311,14 +321,15 @@ class Store:
 
     # -------------------------------------------------------- background jobs
     def create_job(self, doc_key: str, source_name: str, path: str, meta: dict, content_hash: str,
-                   pages_total: int) -> int:
+                   pages_total: int, place: Place | None = None) -> int:
         now = time.time()
+        place = place or self.default_place()
         with self.transaction() as db:
             return db.execute(
                 "INSERT INTO jobs (doc_key, source_name, path, meta, content_hash, pages_total, "
-                "created, updated) VALUES (?,?,?,?,?,?,?,?)",
+                "created, updated, school_id, class_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (doc_key, source_name, path, json.dumps(meta, ensure_ascii=False), content_hash,
-                 pages_total, now, now)).lastrowid
+                 pages_total, now, now, place.school_id, place.class_id)).lastrowid
 
     def job(self, job_id: int) -> dict | None:
         rows = self.jobs(job_id=job_id)
@@ -409,22 +420,26 @@ class Store:
 
     # ------------------------------------------------- questions, feedback, flags
     def log_question(self, session: str, lang: str, mode: str, question: str,
-                     answered: bool, score: float | None, kind: str = "") -> int:
+                     answered: bool, score: float | None, kind: str = "",
+                     class_id: int | None = None) -> int:
         """``kind`` is '' for a question the lessons may answer, 'cannot_know' for one about
         live or private facts (the weather, the news, a phone number)."""
         with self.transaction() as db:
             cur = db.execute(
-                "INSERT INTO questions (at, session, lang, mode, question, answered, score, kind) "
-                "VALUES (?,?,?,?,?,?,?,?)",
-                (time.time(), session, lang, mode, question, int(answered), score, kind))
+                "INSERT INTO questions (at, session, lang, mode, question, answered, score, kind, "
+                "class_id) VALUES (?,?,?,?,?,?,?,?,?)",
+                (time.time(), session, lang, mode, question, int(answered), score, kind, class_id))
             return cur.lastrowid
 
-    def unanswered(self, limit: int = 200) -> list[dict]:
+    def unanswered(self, limit: int = 200, class_ids: Iterable[int] | None = None) -> list[dict]:
         """Questions without good evidence, grouped (case- and space-insensitive; SQLite's
         lower() only folds ASCII, so grouping happens here) and without session ids. Questions
-        no lesson could answer (kind 'cannot_know': tomorrow's weather) are no gap to fill."""
+        no lesson could answer (kind 'cannot_know': tomorrow's weather) are no gap to fill.
+        ``class_ids``: only the questions asked in these classes (None: all)."""
         groups: dict[tuple[str, str], dict] = {}
-        for r in self.query("SELECT question, lang, at FROM questions WHERE answered=0 AND kind=''"):
+        where, params = _in_classes(class_ids)
+        for r in self.query("SELECT question, lang, at FROM questions WHERE answered=0 AND kind=''"
+                            + where, params):
             key = (" ".join(r["question"].split()).casefold().rstrip("?!. "), r["lang"])
             g = groups.setdefault(key, {"q": " ".join(r["question"].split()), "lang": r["lang"],
                                         "asked": 0, "last": 0.0})
@@ -434,18 +449,22 @@ class Store:
         return ranked[:limit]
 
     def add_feedback(self, session: str, rating: int, comment: str, doc_keys: list[str],
-                     subject: str, question: str = "", sources: list[dict] | None = None) -> None:
+                     subject: str, question: str = "", sources: list[dict] | None = None,
+                     class_id: int | None = None) -> None:
         with self.transaction() as db:
             db.execute("INSERT INTO feedback (at, session, rating, comment, doc_keys, subject, "
-                       "question, sources) VALUES (?,?,?,?,?,?,?,?)",
+                       "question, sources, class_id) VALUES (?,?,?,?,?,?,?,?,?)",
                        (time.time(), session, int(rating), comment, json.dumps(doc_keys), subject,
-                        question, json.dumps(sources or [], ensure_ascii=False)))
+                        question, json.dumps(sources or [], ensure_ascii=False), class_id))
 
-    def feedback_items(self, limit: int = 500) -> list[dict]:
+    def feedback_items(self, limit: int = 500, class_ids: Iterable[int] | None = None) -> list[dict]:
         """Each rating or comment, newest first, with its question, sources and the documents'
-        current titles (a source whose document was deleted keeps the title it had)."""
+        current titles (a source whose document was deleted keeps the title it had).
+        ``class_ids``: only those given in these classes (None: all)."""
+        where, params = _in_classes(class_ids)
         rows = self.query("SELECT at, rating, comment, doc_keys, subject, question, sources "
-                          "FROM feedback ORDER BY at DESC, id DESC LIMIT ?", (limit,))
+                          "FROM feedback WHERE 1=1" + where + " ORDER BY at DESC, id DESC LIMIT ?",
+                          (*params, limit))
         titles = {r["doc_key"]: r["title"] for r in self.query("SELECT doc_key, title FROM documents")}
         items = []
         for r in rows:
@@ -458,14 +477,16 @@ class Store:
             items.append(item)
         return items
 
-    def add_flag(self, session: str, category: str, lang: str, text: str | None) -> None:
+    def add_flag(self, session: str, category: str, lang: str, text: str | None,
+                 class_id: int | None = None) -> None:
         with self.transaction() as db:
-            db.execute("INSERT INTO flags (at, session, category, lang, text) VALUES (?,?,?,?,?)",
-                       (time.time(), session, category, lang, text))
+            db.execute("INSERT INTO flags (at, session, category, lang, text, class_id) "
+                       "VALUES (?,?,?,?,?,?)", (time.time(), session, category, lang, text, class_id))
 
-    def flags(self) -> list[dict]:
-        return [dict(r) for r in self.query("SELECT at, category, lang, text FROM flags "
-                                            "ORDER BY at DESC LIMIT 500")]
+    def flags(self, class_ids: Iterable[int] | None = None) -> list[dict]:
+        where, params = _in_classes(class_ids)
+        return [dict(r) for r in self.query("SELECT at, category, lang, text FROM flags WHERE 1=1"
+                                            + where + " ORDER BY at DESC LIMIT 500", params)]
 
     def purge_older_than(self, days: int) -> int:
         cutoff = time.time() - days * 86400
@@ -478,6 +499,14 @@ class Store:
     def export_personal_data(self) -> dict:
         return {t: [dict(r) for r in self.query(f"SELECT * FROM {t}")]
                 for t in ("questions", "feedback", "flags")}
+
+
+def _in_classes(class_ids: Iterable[int] | None) -> tuple[str, list[int]]:
+    """A WHERE clause part (and its parameters) for rows of these classes; None: no limit."""
+    if class_ids is None:
+        return "", []
+    ids = sorted({int(c) for c in class_ids})
+    return f" AND class_id IN ({','.join('?' * len(ids)) or 'NULL'})", ids
 
 
 def _doc(row: sqlite3.Row) -> Document:

@@ -237,7 +237,8 @@ class JobRunner:
             doc_key=job["doc_key"], title=meta["title"], subject=str(meta.get("subject", "")),
             grade=grade, lang=lang, policy=str(meta.get("policy", "reference")),
             author=str(meta.get("author", "")), licence=str(meta.get("licence", "")),
-            source_name=name, source_format="pdf", content_hash=job["content_hash"])
+            source_name=name, source_format="pdf", content_hash=job["content_hash"],
+            school_id=job["school_id"], class_id=job["class_id"])
         message = f"{job['pages_total'] - failed} of {job['pages_total']} pages"
         if failed:
             message += "; pages not read: " + ", ".join(str(p) for p, _ in job["failed_pages"][:20])

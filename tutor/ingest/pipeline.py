@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tutor.ingest.chunking import chunk_blocks
 from tutor.ingest.readers import FORMATS, ReadError, pdf_page_count, read_file
+from tutor.scopes import Place, Scope
 from tutor.store import POLICIES, Document
 from tutor.text.langdetect import detect_language
 
@@ -104,9 +105,17 @@ class Ingestor:
         self.jobs_dir = Path(jobs_dir) if jobs_dir else None
         self.on_job = None  # called with a new job's id (the job runner wakes up)
 
+    def place_of(self, place: Place | None, bundled: bool = False) -> Place:
+        """Where a document goes when no place is named: the bundled curriculum to the region
+        library, an upload to the default school (a one-school install has nothing else)."""
+        if place is not None:
+            return place
+        return Place("region") if bundled else self.store.default_place()
+
     def ingest_bytes(self, name: str, data: bytes, *, doc_key: str = "", bundled: bool = False,
-                     refresh: bool = True, **meta_overrides) -> IngestResult:
+                     refresh: bool = True, place: Place | None = None, **meta_overrides) -> IngestResult:
         name = safe_name(name)
+        place = self.place_of(place, bundled)
         if len(data) > self.max_bytes:
             raise self._too_big(name, len(data))
         if self.background_pages and name.lower().endswith(".pdf") and not bundled:
@@ -115,7 +124,7 @@ class Ingestor:
             except ReadError as exc:
                 raise IngestError(name, str(exc)) from None
             if pages > self.background_pages:
-                return self.submit(name, data, pages, doc_key=doc_key, **meta_overrides)
+                return self.submit(name, data, pages, doc_key=doc_key, place=place, **meta_overrides)
         try:
             parsed = read_file(name, data, ocr=self.ocr)
         except ReadError as exc:
@@ -130,8 +139,8 @@ class Ingestor:
         policy = str(meta.get("policy") or "reference")
         grade = check_meta(name, lang, policy, meta.get("grade"))
         content_hash = content_hash_of(data, meta)
-        doc_key = doc_key or "upload/" + name
-        known = self._known(doc_key, content_hash)
+        doc_key = doc_key or place.key_prefix + "upload/" + name
+        known = self._known(doc_key, content_hash, place)
         if known:
             return known
         doc = Document(
@@ -139,7 +148,8 @@ class Ingestor:
             lang=lang, policy=policy, author=str(meta.get("author", "")),
             licence=str(meta.get("licence", meta.get("license", ""))),
             translation_of=str(meta.get("translation_of", "")), source_name=name,
-            source_format=parsed.fmt, content_hash=content_hash, bundled=bundled)
+            source_format=parsed.fmt, content_hash=content_hash, bundled=bundled,
+            school_id=place.school_id, class_id=place.class_id)
         existing = self.store.get_document(doc_key)
         # Embeddings are computed before the transaction: a crash here changes nothing.
         vectors = self.index.embedder.encode_passages([c.search_text for c in chunks])
@@ -148,28 +158,30 @@ class Ingestor:
         status = "replaced" if existing else "added"
         return IngestResult(doc_key, status, len(chunks), title, lang, message)
 
-    def _known(self, doc_key: str, content_hash: str) -> IngestResult | None:
+    def _known(self, doc_key: str, content_hash: str, place: Place) -> IngestResult | None:
         existing = self.store.get_document(doc_key)
         if existing and existing.content_hash == content_hash:
             return IngestResult(doc_key, "unchanged", 0, existing.title, existing.lang,
                                 "already up to date")
-        twin = self.store.find_by_hash(content_hash)
+        # only a twin the place's students already see: another class's copy stays its own
+        twin = self.store.find_by_hash(content_hash, Scope(place.school_id, place.class_id))
         if twin and twin.doc_key != doc_key:
             return IngestResult(twin.doc_key, "duplicate", 0, twin.title, twin.lang,
                                 f"the same content is already in the corpus as {twin.doc_key}")
         return None
 
     def submit(self, name: str, data: bytes, pages: int, *, doc_key: str = "",
-               **meta_overrides) -> IngestResult:
+               place: Place | None = None, **meta_overrides) -> IngestResult:
         """Queue a large PDF as a background job: checked and saved now, read page batch by
         page batch later. The file is kept in the jobs folder until the job ends."""
         meta = {k: v for k, v in meta_overrides.items() if v not in (None, "")}
         # an unset language is detected from the text when the job publishes the document
         check_meta(name, meta.get("lang", LANGS[0]), meta.get("policy", "reference"), meta.get("grade"))
         content_hash = content_hash_of(data, meta)
-        doc_key = doc_key or "upload/" + name
+        place = self.place_of(place)
+        doc_key = doc_key or place.key_prefix + "upload/" + name
         title = str(meta.get("title", "")) or re.sub(r"[_-]+", " ", name.rsplit(".", 1)[0]).strip()
-        known = self._known(doc_key, content_hash)
+        known = self._known(doc_key, content_hash, place)
         if known:
             return known
         running = self.store.active_job_for(content_hash)
@@ -182,7 +194,7 @@ class Ingestor:
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(data)
         os.replace(tmp, path)  # a job never points at a half-written file
-        job_id = self.store.create_job(doc_key, name, str(path), meta, content_hash, pages)
+        job_id = self.store.create_job(doc_key, name, str(path), meta, content_hash, pages, place)
         if self.on_job:
             self.on_job(job_id)
         return IngestResult(doc_key, "queued", 0, title, meta.get("lang", ""),
