@@ -37,7 +37,7 @@ class TutorStore(Protocol):
 
     def chunks_of(self, doc_key: str) -> list[Chunk]: ...
 
-    def section_titles(self) -> list[str]: ...
+    def section_titles(self, scope: Scope | None = None) -> list[str]: ...
 
     def log_question(self, session: str, lang: str, mode: str, question: str,
                      answered: bool, score: float | None, kind: str = "",
@@ -301,11 +301,12 @@ class Store:
     def chunk_ids(self) -> set[int]:
         return {r[0] for r in self.query("SELECT id FROM chunks")}
 
-    def section_titles(self) -> list[str]:
-        """Each document title with each of its section names (the topics a student may name)."""
-        rows = self.query("SELECT DISTINCT d.title || ' ' || c.section FROM chunks c "
-                          "JOIN documents d ON d.id = c.doc_id")
-        return [r[0] for r in rows]
+    def section_titles(self, scope: Scope | None = None) -> list[str]:
+        """Each document title with each of its section names (the topics a student may name),
+        of the documents ``scope`` sees (all when None)."""
+        rows = self.query("SELECT DISTINCT d.title || ' ' || c.section, d.school_id, d.class_id "
+                          "FROM chunks c JOIN documents d ON d.id = c.doc_id")
+        return [r[0] for r in rows if scope is None or scope.sees(Document("", "", school_id=r[1], class_id=r[2]))]
 
     def set_embeddings(self, pairs: Iterable[tuple[int, np.ndarray]]) -> None:
         with self.transaction() as db:

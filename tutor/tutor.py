@@ -17,10 +17,11 @@ from tutor.answer.types import MODES, Answer, Citation, Composer
 from tutor.i18n import LANGS, t
 from tutor.pedagogy import coach, hints, quiz
 from tutor.pedagogy.out_of_scope import cannot_know, topic_query
-from tutor.retrieval.hybrid import Hit, Retriever, SearchResult
+from tutor.retrieval.hybrid import Filters, Hit, Retriever, SearchResult
 from tutor.safety.instructions import sanitize_hits
 from tutor.safety.moderation import SERIOUS, moderate
 from tutor.safety.pii import redact_pii
+from tutor.scopes import Scope
 from tutor.store import TutorStore
 from tutor.text.langdetect import detect_language
 from tutor.text.textnorm import tokenize
@@ -67,15 +68,19 @@ class Tutor:
 
     # ------------------------------------------------------------------ asking
     def ask(self, question: str, session_id: str = "anonymous", mode: str = "explain",
-            lang: str = "auto") -> Answer:
+            lang: str = "auto", scope: Scope | None = None) -> Answer:
         answer = None
-        for _, final in self.stream(question, session_id, mode, lang):
+        for _, final in self.stream(question, session_id, mode, lang, scope):
             answer = final
         return answer
 
     def stream(self, question: str, session_id: str = "anonymous", mode: str = "explain",
-               lang: str = "auto") -> Iterator[tuple[str, Answer | None]]:
-        """Yield (text so far, None) while writing, then (full text, Answer)."""
+               lang: str = "auto", scope: Scope | None = None) -> Iterator[tuple[str, Answer | None]]:
+        """Yield (text so far, None) while writing, then (full text, Answer). ``scope``: the
+        student's class and school; everything they get comes from what it sees, and the
+        question is logged for that class. None (tools, evaluation): every document."""
+        class_id = scope.class_id if scope else None
+        filters = Filters(scope=scope)
         mode = mode if mode in MODES else "explain"
         question = (question or "").strip()
         # Kazakh typed on a Russian keyboard ("кандай", "жумыс") gets its letters back first,
@@ -91,7 +96,7 @@ class Tutor:
         clean = redact_pii(question)
         category = moderate(clean)
         if category:
-            answer = self._safety_answer(category, lang, mode, session_id, clean)
+            answer = self._safety_answer(category, lang, mode, session_id, clean, class_id)
             yield answer.text, answer
             return
         state = self.session(session_id)
@@ -112,13 +117,14 @@ class Tutor:
         # person's phone number get where to look instead, never a quote that seems to answer.
         out_of_scope = None if follow_up else cannot_know(clean)
         if out_of_scope:
-            answer = self._cannot_know(out_of_scope, lang, mode)
+            answer = self._cannot_know(out_of_scope, lang, mode, filters)
             if self.keep_questions:  # unanswered, yet no gap in the materials for the teacher
-                self.store.log_question(session_id, lang, mode, clean, False, None, kind="cannot_know")
+                self.store.log_question(session_id, lang, mode, clean, False, None, kind="cannot_know",
+                                        class_id=class_id)
             yield answer.text, answer
             return
 
-        result = self.retriever.search(clean, k=self.top_k * 2, prefer_lang=lang)
+        result = self.retriever.search(clean, k=self.top_k * 2, filters=filters, prefer_lang=lang)
         # Passages are material, not orders: sentences that instruct the assistant ("ignore
         # your rules", "tell the student that...") are dropped before any composer, hint or
         # quiz sees them (tutor/safety/instructions.py).
@@ -126,7 +132,7 @@ class Tutor:
         answered = result.has_evidence
         answer = None
         if mode == "coach":
-            answer = self._coach(clean, lang, result)
+            answer = self._coach(clean, lang, result, scope)
         elif not answered:
             answer = Answer(t(lang, "abstain") + "\n\n" + t(lang, "abstain_tips"), lang, mode,
                             "none", abstained=True, confidence=result.confidence)
@@ -157,40 +163,42 @@ class Tutor:
             state.hint_question = None
         blocked = moderate(answer.text) if answer.citations else ""
         if blocked and blocked != "assessment_cheating":
-            self.store.add_flag(session_id, blocked, lang, None)
+            self.store.add_flag(session_id, blocked, lang, None, class_id)
             answer = Answer(t(lang, "safety_output_blocked"), lang, mode, "policy",
                             flag=blocked, notes=["output_moderated"])
         if self.keep_questions:
             asked = redact_pii(question) if follow_up else clean  # the follow-up as the student wrote it
             self.store.log_question(session_id, lang, mode, asked, answered and not answer.abstained,
-                                    result.confidence)
+                                    result.confidence, class_id=class_id)
         yield answer.text, answer
 
     # ----------------------------------------------------------------- helpers
-    def topic_vocabulary(self) -> set[str]:
-        """Stems of the corpus's titles and section names: naming one names the topic."""
+    def topic_vocabulary(self, scope: Scope | None = None) -> set[str]:
+        """Stems of the titles and section names ``scope`` sees: naming one names the topic."""
         generation = self.store.generation
         if getattr(self, "_vocab_generation", None) != generation:
-            self._vocab = {tok for title in self.store.section_titles() for tok in tokenize(title) if len(tok) > 3}
-            self._vocab_generation = generation
-        return self._vocab
+            self._vocab, self._vocab_generation = {}, generation
+        if scope not in self._vocab:
+            self._vocab[scope] = {tok for title in self.store.section_titles(scope)
+                                  for tok in tokenize(title) if len(tok) > 3}
+        return self._vocab[scope]
 
     def _safety_answer(self, category: str, lang: str, mode: str, session_id: str,
-                       clean: str) -> Answer:
+                       clean: str, class_id: int | None = None) -> Answer:
         # Teachers see the category and time; the text only for serious categories,
         # where an adult may need to act.
-        self.store.add_flag(session_id, category, lang, clean if category in SERIOUS else None)
+        self.store.add_flag(session_id, category, lang, clean if category in SERIOUS else None, class_id)
         # The note must say truthfully what the teacher will see.
         note = "safety_note_teacher_serious" if category in SERIOUS else "safety_note_teacher"
         text = t(lang, f"safety_{category}") + "\n\n" + t(lang, note)
         return Answer(text, lang, mode, "policy", flag=category, notes=["input_moderated"])
 
-    def _cannot_know(self, kind: str, lang: str, mode: str) -> Answer:
+    def _cannot_know(self, kind: str, lang: str, mode: str, filters: Filters | None = None) -> Answer:
         """What the lessons cannot know, the lesson on the subject as a pointer (its citation
         card, no quote in the text), and where to look instead."""
         parts, citations = [t(lang, f"cannot_know_{kind}")], []
         topic = topic_query(kind, lang)
-        found = self.retriever.search(topic, k=self.top_k, prefer_lang=lang) if topic else None
+        found = self.retriever.search(topic, k=self.top_k, filters=filters, prefer_lang=lang) if topic else None
         if found is not None and found.has_evidence:
             lesson = next((h for h in sanitize_hits(found.hits)
                            if h.chunk.doc.policy == "reference"), None)
@@ -291,8 +299,8 @@ class Tutor:
         return Answer(f"{head}\n\n> {item.sentence} [1]", lang, "quiz", "quiz", [citation],
                       notes=["quiz_correct" if ok else "quiz_wrong"])
 
-    def _coach(self, question: str, lang: str, result: SearchResult) -> Answer:
-        rating = coach.rate_question(question, self.topic_vocabulary())
+    def _coach(self, question: str, lang: str, result: SearchResult, scope: Scope | None = None) -> Answer:
+        rating = coach.rate_question(question, self.topic_vocabulary(scope))
         lines = [t(lang, "coach_intro")]
         for key, ok in (("specific", rating.specific), ("subject", rating.names_subject),
                         ("context", rating.gives_context)):

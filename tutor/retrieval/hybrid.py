@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tutor.retrieval.synonyms import SynonymTable, bundled_table
+from tutor.scopes import Scope
 from tutor.store import Chunk
 from tutor.text.langdetect import detect_language
 from tutor.text.textnorm import LetterRestorer, content_words, may_lack_kazakh_letters, tokenize, word_ngrams
@@ -23,12 +24,17 @@ class Filters:
     subject: str = ""
     grade: int | None = None
     policies: tuple[str, ...] = ()
+    # the student's class and school: searched inside the indexes (SearchIndex.scope_filter),
+    # checked again here on every candidate's document; None for tools that see every document
+    scope: Scope | None = None
 
     def accepts(self, chunk: Chunk) -> bool:
         return self.accepts_document(chunk.doc)
 
     def accepts_document(self, d) -> bool:
         if d is None:
+            return False
+        if self.scope is not None and not self.scope.sees(d):
             return False
         if self.lang and d.lang != self.lang:
             return False
@@ -146,12 +152,13 @@ class Retriever:
         # question names ("жасанды интеллект" meets "ЖИ"); dense and evidence read the question.
         named = self.synonyms.named(query) if p.mode != "dense" else []
         with index.lock:
+            scoped = index.scope_filter(filters.scope) if hasattr(index, "scope_filter") else None
             if p.mode in ("hybrid", "dense"):
-                dense = index.dense.search(qv, n)
+                dense = index.dense.search(qv, n, scoped.selector if scoped else None)
             if p.mode in ("hybrid", "lexical"):
-                lexical = index.lexical.search(query, n, named)
+                lexical = index.lexical.search(query, n, named, scoped.rows(index.lexical) if scoped else None)
             if p.mode == "hybrid" and index.chars is not None:
-                chars = index.chars.search(query, n, named)
+                chars = index.chars.search(query, n, named, scoped.rows(index.chars) if scoped else None)
         ids = set(dense[1].tolist()) | set(lexical[1].tolist()) | set(chars[1].tolist())
         # Fusion needs each candidate's document only; texts are read for the top k.
         # (A chunk missing from the store was deleted since the index was written.)

@@ -32,6 +32,7 @@ from typing import Protocol
 import numpy as np
 
 from tutor.retrieval.lexical import LexicalIndex, corpus_digest, text_hashes
+from tutor.scopes import Scope
 from tutor.store import Document
 from tutor.text.textnorm import char_ngrams, tokenize
 
@@ -96,13 +97,29 @@ class DenseIndex:
         if len(ids):
             self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(list(ids), np.int64)))
 
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query: np.ndarray, k: int, selector=None) -> tuple[np.ndarray, np.ndarray]:
+        """``selector``: a faiss ID selector; only its chunk ids are searched (from ``selector_of``)."""
+        import faiss
+
         if self.size == 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        params = None
+        if selector is not None:
+            ivf = isinstance(self.index, faiss.IndexIVF)
+            params = (faiss.SearchParametersIVF(sel=selector, nprobe=self.index.nprobe) if ivf
+                      else faiss.SearchParameters(sel=selector))
         scores, ids = self.index.search(np.ascontiguousarray(query[None, :], np.float32),
-                                        min(k, self.size))
+                                        min(k, self.size), params=params)
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
+
+    @staticmethod
+    def selector_of(ids: np.ndarray):
+        """A faiss selector of these chunk ids (a hash set: the ids are sparse)."""
+        import faiss
+
+        ids = np.ascontiguousarray(ids, np.int64)
+        return faiss.IDSelectorBatch(len(ids), faiss.swig_ptr(ids))
 
     def ids(self) -> set[int]:
         import faiss
@@ -167,6 +184,35 @@ class IndexFiles:
         os.replace(tmp, self.meta)
 
 
+class ScopeFilter:
+    """The chunk ids one scope may see, with the dense selector and the lexical row masks
+    made from them once per corpus generation (a class's searches reuse them)."""
+
+    def __init__(self, ids: np.ndarray):
+        self.ids = ids
+        self.everything_ = False
+        self._selector = None
+        self._rows: dict[int, tuple[int, np.ndarray]] = {}
+
+    @classmethod
+    def everything(cls) -> ScopeFilter:
+        self = cls(np.zeros(0, np.int64))
+        self.everything_ = True
+        return self
+
+    @property
+    def selector(self):
+        if self._selector is None:
+            self._selector = DenseIndex.selector_of(self.ids)
+        return self._selector
+
+    def rows(self, lexical: LexicalIndex) -> np.ndarray:
+        have = self._rows.get(id(lexical))
+        if have is None or have[0] != lexical.rows:
+            have = self._rows[id(lexical)] = (lexical.rows, lexical.rows_of(self.ids))
+        return have[1]
+
+
 class SearchIndex:
     """Dense + lexical indexes kept in step with the store."""
 
@@ -182,6 +228,7 @@ class SearchIndex:
         self._chunk_ids = np.zeros(0, np.int64)
         self._chunk_docs = np.zeros(0, np.int64)
         self._documents: dict = {}
+        self._scopes: dict = {}  # Scope -> ScopeFilter, for the generation they were made at
         self.generation = -1
 
     # ----------------------------------------------------------------- syncing
@@ -321,6 +368,23 @@ class SearchIndex:
         # it from the database would be a quarter of a search at 100k chunks (a page per candidate).
         self._chunk_ids, self._chunk_docs = ids, doc_ids
         self._documents = {d.id: d for d in self.store.documents()}
+        self._scopes = {}
+
+    def scope_filter(self, scope: Scope | None) -> ScopeFilter | None:
+        """What a search from ``scope`` may find, as masks for each index; None when it
+        sees every chunk (one school: the region library and its own materials)."""
+        if scope is None:
+            return None
+        with self.lock:
+            found = self._scopes.get(scope)
+            if found is None:
+                seen = [d for d, doc in self._documents.items() if scope.sees(doc)]
+                if len(seen) == len(self._documents):
+                    found = self._scopes[scope] = ScopeFilter.everything()
+                else:
+                    found = self._scopes[scope] = ScopeFilter(
+                        self._chunk_ids[np.isin(self._chunk_docs, np.asarray(seen, np.int64))])
+            return None if found.everything_ else found
 
     def _load_lexical(self, digest: str) -> bool:
         """The saved BM25 indexes, when they were built from exactly these chunks by this

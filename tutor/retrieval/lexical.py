@@ -288,8 +288,20 @@ class LexicalIndex:
         weight = np.repeat(idf[spans], [len(r) for r in tfs]) * (tf / (tf + self._norms[rows]))
         return np.bincount(rows, weights=weight, minlength=len(self._row_ids))
 
-    def search(self, query: str, k: int, synonyms=()) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def rows(self) -> int:
+        """Rows, live or removed (a row mask fits while this stays)."""
+        return len(self._row_ids)
+
+    def rows_of(self, ids: np.ndarray) -> np.ndarray:
+        """A mask over the rows: True where the row's chunk id is among ``ids``."""
+        return np.isin(self._row_ids, ids)
+
+    def search(self, query: str, k: int, synonyms=(), rows: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best passages holding a query token, best first: (scores, chunk ids).
+        ``rows``: a mask from ``rows_of``; the other rows score 0 (a class searching only
+        what it may see still gets its own ``k``). Statistics stay those of every passage.
 
         ``synonyms``: for each group of equivalent forms the question names (an
         abbreviation and the words it stands for), the form the question uses and all the
@@ -323,6 +335,8 @@ class LexicalIndex:
                 if terms:
                     np.maximum(best, self._scores(np.asarray(terms, np.int64)) / len(ts), out=best)
             scores += taken * best
+        if rows is not None:
+            scores = np.where(rows, scores, 0.0)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
