@@ -2,6 +2,7 @@
 library, never another class or school, in everything they get back."""
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +139,37 @@ def test_the_same_file_in_two_classes_is_two_documents(region):
     again = runtime.ingestor.ingest_bytes("lake.md", lake("Общее", 7), lang="ru",
                                           place=Place("class", a.school_id, a.class_id, f"class{a.class_id}/"))
     assert region_copy.status == "added" and again.status == "duplicate"
+
+
+def test_a_data_folder_of_the_previous_release_is_upgraded_after_a_backup(tmp_path):
+    """tests/data/release-schema1.sqlite3 was written by the release before schools existed:
+    a bundled lesson, an uploaded worksheet, questions, a rating, a flag and a queued job."""
+    import shutil
+    import sqlite3
+
+    from tutor.store import Store
+
+    path = tmp_path / "data" / "ustaz.sqlite3"
+    path.parent.mkdir()
+    shutil.copy(Path(__file__).parent / "data" / "release-schema1.sqlite3", path)
+    before = {t: sqlite3.connect(path).execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+              for t in ("documents", "chunks", "questions", "feedback", "flags", "jobs")}
+    store = Store(path)
+    assert store.migrated == [2] and store.get_state("schema_version") == "2"
+    backups = list((tmp_path / "data" / "backups").glob("ustaz-schema1-*.sqlite3"))
+    assert len(backups) == 1
+    assert sqlite3.connect(backups[0]).execute("SELECT COUNT(*) FROM questions").fetchone()[0] == 2
+    after = {t: store.query(f"SELECT COUNT(*) FROM {t}")[0][0] for t in before}
+    assert after == before
+    school = store.default_place().school_id
+    lesson, sheet = store.get_document("kk/lesson.md"), store.get_document("upload/worksheet.md")
+    assert (lesson.school_id, lesson.class_id) == (None, None)  # the region library
+    assert (sheet.school_id, sheet.class_id) == (school, None)  # the school's, as before
+    default_class = store.query("SELECT id FROM classes WHERE is_default=1")[0][0]
+    assert len(store.unanswered(class_ids=[default_class])) == 1
+    assert store.feedback_items(class_ids=[default_class])[0]["comment"] == "түсініксіз"
+    assert store.query("SELECT school_id FROM jobs")[0][0] == school
+    store.close()
+    # a second start changes nothing and copies nothing
+    assert Store(path).migrated == []
+    assert len(list((tmp_path / "data" / "backups").iterdir())) == 1

@@ -87,6 +87,7 @@ def backup(store, version: int) -> Path | None:
     dest = sqlite3.connect(target)
     try:
         store._conn().backup(dest)
+        dest.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
     finally:
         dest.close()
     return target
