@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     p.add_argument("--max-chunks", type=int, default=None,
                    help="retrieval: largest corpus size measured (e.g. 100000 skips the 1M runs)")
+    p.add_argument("--scopes", action="store_true",
+                   help="retrieval: a region installation instead (50k region chunks, 200 classes x "
+                        "500 chunks), each question asked from one class")
     p.add_argument("--out", default="bench", help="folder for the Markdown and JSON results")
     p = cmd("models", "Show (and provision) the embedder and generator.")
     p.add_argument("--timings", action="store_true", help="time a cold and a warm load")

@@ -24,6 +24,7 @@ BENCHES = {
     "e2e": "tutor.bench.e2e",
     "load": "tutor.bench.load",
     "ocr": "tutor.bench.ocr",
+    "retrieval-scopes": "tutor.bench.scopes",
 }
 
 
@@ -48,7 +49,8 @@ def run_one(name: str, settings: Settings, quick: bool = False, max_chunks: int 
 
 
 def run_bench(settings: Settings, args) -> int:
-    report = run_one(args.what, settings, quick=args.quick, max_chunks=getattr(args, "max_chunks", None))
+    name = "retrieval-scopes" if args.what == "retrieval" and getattr(args, "scopes", False) else args.what
+    report = run_one(name, settings, quick=args.quick, max_chunks=getattr(args, "max_chunks", None))
     md_path, json_path = write_report(report, Path(args.out))
     print(report.markdown())
     print(f"\nwritten: {md_path} and {json_path}")

@@ -56,6 +56,7 @@ class Report:
     results: dict = field(default_factory=dict)  # the figures, for tools and tests
     tables: list[Table] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    flags: str = ""  # the command's options that chose this bench (``--scopes``)
 
     def table(self, title: str, columns: list[str]) -> Table:
         table = Table(title, columns)
@@ -64,7 +65,8 @@ class Report:
 
     @property
     def command(self) -> str:
-        return f"tutor bench {self.name}" + (" --quick" if self.quick else "")
+        return (f"tutor bench {self.name.split('-')[0]}" + (f" {self.flags}" if self.flags else "")
+                + (" --quick" if self.quick else ""))
 
     def markdown(self) -> str:
         m = self.machine
