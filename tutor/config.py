@@ -102,6 +102,10 @@ class Settings:
         2, "Answers computed at the same time; further questions wait in order."
     )
     queue_size: int = _setting(200, "Questions allowed to wait in the queue.")
+    sync_interval_s: float = _setting(
+        1.0, "Seconds between checks for corpus changes made by another process (the CLI, "
+             "another app replica); the search indexes catch up after each."
+    )
     retention_days: int = _setting(
         180, "Days stored student questions are kept (0: keep none)."
     )

@@ -9,6 +9,7 @@ import gradio as gr
 
 from tutor.auth import TeacherAuth
 from tutor.i18n import t
+from tutor.retrieval.sync import CorpusSync
 from tutor.runtime import apply_retention, build_tutor
 from tutor.ui.evaluation import build_evaluation
 from tutor.ui.render import CSS, GRADIO_KK, SET_GRADIO_LOCALE, theme
@@ -57,6 +58,8 @@ def build_app(settings, runtime=None, tutor=None, composer_choice=None):
     demo = build_blocks(services)
     _schedule_retention(runtime.store, settings.retention_days)
     runtime.jobs.start()  # also resumes the jobs a stopped or killed app left unfinished
+    # changes made through the CLI or another replica become searchable here without a restart
+    services.sync = CorpusSync(runtime.index, settings.sync_interval_s).start()
     demo.queue(default_concurrency_limit=settings.queue_concurrency, max_size=settings.queue_size)
     return demo, services
 
