@@ -12,6 +12,7 @@ run: setup
 
 test: setup
 	@scripts/install_browser.sh .venv
+	@scripts/install_postgres.sh
 	.venv/bin/python -m pytest -q
 	.venv/bin/tutor eval --suite quick --gate --no-progress --out eval/reports/ci
 

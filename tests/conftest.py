@@ -125,3 +125,27 @@ def uploaded_runtime(folder: Path, fake_corpus_dir: Path, paths: list[Path]):
         runtime.ingestor.ingest_path(path, policy=policy, refresh=False)
     runtime.index.refresh()
     return runtime
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the whole run (tests/pg.py), started on first use. Skipped
+    only where its binaries are absent; `make test` installs them (scripts/install_postgres.sh)."""
+    from pg import TemporaryPostgres, find_bin
+
+    if find_bin() is None:
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found: run scripts/install_postgres.sh")
+    with TemporaryPostgres() as server:
+        yield server
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """A fresh empty database of each backend: an SQLite file, a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'ustaz.sqlite3'}"
+    server = request.getfixturevalue("postgres")
+    return server.create_database(f"test_{next(_databases)}")

@@ -94,6 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd("privacy", "Export or purge stored student data.")
     p.add_argument("action", choices=["export", "purge"])
     p.add_argument("--older-than", type=int, default=0, help="days (purge)")
+    p = cmd("db", "Move the store between databases.")
+    p.add_argument("action", choices=["migrate"],
+                   help="migrate: copy every table (ids kept) and compare row counts and checksums")
+    p.add_argument("--from", dest="source", default="", metavar="URL",
+                   help="sqlite:///path/ustaz.sqlite3 or postgresql://... (default: the data folder's "
+                        "SQLite file)")
+    p.add_argument("--to", dest="target", default="", metavar="URL",
+                   help="postgresql://user:password@host/database or sqlite:///path "
+                        "(default: TUTOR_DATABASE_URL)")
+    p.add_argument("--force", action="store_true", help="replace the rows of a target that holds data")
     return parser
 
 

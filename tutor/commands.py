@@ -279,10 +279,36 @@ def cmd_teacher(settings: Settings, args) -> int:
 
 
 def cmd_privacy(settings: Settings, args) -> int:
-    store = Store(settings.db_path)
+    store = Store(settings.store_location)
     if args.action == "export":
         print(json.dumps(store.export_personal_data(), ensure_ascii=False, indent=2))
     else:
         removed = store.purge_older_than(args.older_than)
         print(f"removed {removed} stored records older than {args.older_than} days")
+    return 0
+
+
+def cmd_db(settings: Settings, args) -> int:
+    from tutor.database import redact
+    from tutor.transfer import TransferError, copy_store, report
+
+    source = args.source or f"sqlite:///{settings.db_path}"
+    target = args.target or settings.database_url
+    if not target:
+        print("error: name the target database: --to postgresql://user:password@host/database "
+              "(or set TUTOR_DATABASE_URL)", file=sys.stderr)
+        return 2
+    print(f"copying {redact(source)} into {redact(target)}")
+    try:
+        checks = copy_store(source, target, force=args.force)
+    except (TransferError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report(checks))
+    bad = [c.table for c in checks if not c.ok]
+    if bad:
+        print(f"error: the copy differs from the source in {', '.join(bad)}", file=sys.stderr)
+        return 1
+    print(f"done: {sum(c.target_rows for c in checks)} rows in {len(checks)} tables; "
+          "every table's row count and checksum match")
     return 0

@@ -34,6 +34,13 @@ class Settings:
         default_data_dir(),
         "Folder for the database, the search index and the model cache.",
     )
+    database_url: str = _setting(
+        "",
+        "Where the store lives. Empty: the SQLite file ustaz.sqlite3 in the data folder (one "
+        "school PC). postgresql://user:password@host/database: a region's PostgreSQL server, "
+        "shared by several app servers (the search index stays in each data folder).",
+        flag=False,
+    )
     model_cache: str = _setting(
         "", "Folder for converted models (default: <data_dir>/models)."
     )
@@ -167,6 +174,9 @@ class Settings:
             raise SettingError("background_pages", "must be 0 or more")
         if self.job_batch_pages <= 0:
             raise SettingError("job_batch_pages", "must be positive")
+        scheme = self.database_url.split("://", 1)[0].lower() if "://" in self.database_url else ""
+        if self.database_url and scheme not in ("sqlite", "postgresql", "postgres"):
+            raise SettingError("database_url", "must be empty, sqlite:///path or postgresql://...")
 
     # ------------------------------------------------------------ derived paths
     @property
@@ -180,6 +190,11 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return self.data_path / "ustaz.sqlite3"
+
+    @property
+    def store_location(self) -> str:
+        """What ``Store`` opens: the database URL, or the SQLite file in the data folder."""
+        return self.database_url or str(self.db_path)
 
     @property
     def index_path(self) -> Path:

@@ -3,7 +3,8 @@
 ``schema.sql`` is version 1 and is applied at every start (its statements are idempotent).
 Each later version is a file ``migrations/NNNN_name.sql`` plus, where rows must be moved, a
 Python step in ``DATA_STEPS``; both run in one transaction with the new version number, after
-a backup copy of a database that holds data. A versioned SQL runner rather than Alembic: the
+a backup copy of an SQLite database that holds data. The files are in SQLite's dialect; on
+PostgreSQL each statement is translated (tutor/database.py). A versioned SQL runner rather than Alembic: the
 schema is a dozen tables, the SQL stays readable next to the code that uses it, and it adds
 no dependency to a school PC.
 """
@@ -11,11 +12,12 @@ no dependency to a school PC.
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 import sqlite3
 import time
 from pathlib import Path
+
+from tutor.database import statements
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +43,6 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 LATEST = max([1] + [v for v, _, _ in migrations()])
-
-
-def statements(sql: str) -> list[str]:
-    """The statements of a migration file (comments dropped; no ';' inside a literal)."""
-    sql = re.sub(r"--[^\n]*", "", sql)
-    return [s.strip() for s in sql.split(";") if s.strip()]
 
 
 def _schools_step(db) -> None:
@@ -108,8 +104,12 @@ def upgrade(store) -> list[int]:
     applied = []
     for number, _, sql in pending:
         with store.transaction() as db:
+            # another process (a second app server on the same database) may have applied it
+            row = db.execute("SELECT value FROM state WHERE key='schema_version'").fetchone()
+            if row and int(row["value"]) >= number:
+                continue
             for statement in statements(sql):
-                db.execute(store.dialect(statement) if hasattr(store, "dialect") else statement)
+                db.execute(statement)  # (a PostgreSQL connection translates the dialect)
             if number in DATA_STEPS:
                 DATA_STEPS[number](db)
             db.execute("INSERT OR REPLACE INTO state VALUES ('schema_version', ?)", (str(number),))

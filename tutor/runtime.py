@@ -85,7 +85,7 @@ def build_runtime(settings: Settings, embedder: Embedder | None = None,
     t0 = time.perf_counter()
     embedder = embedder or load_embedder(settings)
     timings["embedder_s"] = time.perf_counter() - t0
-    store = Store(settings.db_path)
+    store = Store(settings.store_location)
     index = SearchIndex(store, embedder, settings.index_path)
     ingestor = Ingestor(store, index, max_bytes=settings.max_upload_mb * 1024 * 1024,
                         background_pages=settings.background_pages, jobs_dir=settings.data_path / "jobs")

@@ -1,4 +1,4 @@
-"""SQLite data-access layer: documents, versions, chunks, index state, background ingest
+"""Data-access layer: documents, versions, chunks, index state, background ingest
 jobs, feedback, unanswered questions, safety flags and the question log.
 
 Every corpus change runs in one transaction, so a crash leaves the previous state.
@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from tutor.database import connect
 from tutor.migrate import DEFAULT_SCHOOL, upgrade
 from tutor.scopes import Place, Scope
 
@@ -30,7 +30,7 @@ POLICIES = ("reference", "homework", "assessment")
 
 class TutorStore(Protocol):
     """What the Tutor reads and writes: the corpus generation, a document's chunks and section
-    titles, the question log and safety flags. ``Store`` is the SQLite implementation."""
+    titles, the question log and safety flags. ``Store`` implements it on SQLite or PostgreSQL."""
 
     @property
     def generation(self) -> int: ...
@@ -93,58 +93,39 @@ class Chunk:
 
 
 class Store:
-    """One SQLite file; safe to share between threads (one connection per thread)."""
+    """The tables in an SQLite file or a PostgreSQL database (tutor/database.py); safe to
+    share between threads."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._conn().executescript(SCHEMA)
+    def __init__(self, location: str | Path):
+        """``location``: a path or sqlite:///path (the file) or postgresql://... (a server)."""
+        self.db = connect(location)
+        self.path = self.db.path  # None for a server
+        self.db.script(SCHEMA)
         # CREATE TABLE IF NOT EXISTS leaves a data folder's older questions table as it was
-        if "kind" not in {r["name"] for r in self.query("PRAGMA table_info(questions)")}:
-            self._conn().execute("ALTER TABLE questions ADD COLUMN kind TEXT NOT NULL DEFAULT ''")
-        feedback_columns = {r["name"] for r in self.query("PRAGMA table_info(feedback)")}
+        if "kind" not in self.db.columns("questions"):
+            self.query("ALTER TABLE questions ADD COLUMN kind TEXT NOT NULL DEFAULT ''")
+        feedback_columns = self.db.columns("feedback")
         for column, default in (("question", "''"), ("sources", "'[]'")):
             if column not in feedback_columns:
-                self._conn().execute(
-                    f"ALTER TABLE feedback ADD COLUMN {column} TEXT NOT NULL DEFAULT {default}")
-        if "ocr_confidence" not in {r["name"] for r in self.query("PRAGMA table_info(chunks)")}:
-            self._conn().execute("ALTER TABLE chunks ADD COLUMN ocr_confidence REAL")
+                self.query(f"ALTER TABLE feedback ADD COLUMN {column} TEXT NOT NULL DEFAULT {default}")
+        if "ocr_confidence" not in self.db.columns("chunks"):
+            self.query("ALTER TABLE chunks ADD COLUMN ocr_confidence REAL")
         self.migrated = upgrade(self)
 
     # ------------------------------------------------------------- connections
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-        return conn
+        return self.db.connection()  # (SQLite only: the online backup before a migration)
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction: one writer at a time (SQLite's BEGIN IMMEDIATE; on PostgreSQL
+        an advisory lock), so read-then-write steps need no locks of their own."""
+        return self.db.transaction()
 
     def query(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
-        return self._conn().execute(sql, tuple(params)).fetchall()
+        return self.db.query(sql, params)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self.db.close()
 
     # ------------------------------------------------------------------- state
     def get_state(self, key: str, default: str = "") -> str:

@@ -77,7 +77,7 @@ def _hint_level(answer, sheet_key: str) -> int:
 
 
 def _logged_as_gap(store, session_id: str) -> bool:
-    rows = store.query("SELECT answered, kind FROM questions WHERE session=? ORDER BY rowid DESC LIMIT 1",
+    rows = store.query("SELECT answered, kind FROM questions WHERE session=? ORDER BY id DESC LIMIT 1",
                        (session_id,))
     return bool(rows) and not rows[0]["answered"] and not rows[0]["kind"]
 
