@@ -102,6 +102,8 @@ def test_rows_answer_by_name_and_by_position(database_url):
     row = store.query("SELECT doc_key, COUNT(*) AS n FROM documents GROUP BY doc_key")[0]
     assert (row[0], row["doc_key"], row[1], row["n"], tuple(row), dict(row)) == \
         ("geo", "geo", 1, 1, ("geo", 1), {"doc_key": "geo", "n": 1})
+    row = store.query("SELECT SUM(bundled), AVG(bundled) FROM documents WHERE bundled=?", (False,))[0]
+    assert (row[0], row[1]) == (0, 0.0) and type(row[0]) is int and type(row[1]) is float
     assert store.query("UPDATE chunks SET embedding=NULL") == []
     with pytest.raises(sqlite3.IntegrityError):
         with store.transaction() as db:
