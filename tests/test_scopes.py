@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tutor.migrate import new_class_code
-from tutor.retrieval.hybrid import FusionParams, Filters
+from tutor.retrieval.hybrid import Filters, FusionParams
 from tutor.scopes import Place, Scope
 
 # an invented lake per class and per school: a word no bundled lesson holds
