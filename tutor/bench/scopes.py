@@ -154,7 +154,8 @@ def run(settings, folder: Path, quick: bool = False) -> Report:
         "over the vectors that class sees.",
     ]
     report.results = {"region": region, "classes": classes, "per_class": per_class, "total": total,
-                      "scoped": latency(scoped), "scoped_vector_known": latency(known), "first": latency(first), "unscoped": latency(unscoped),
+                      "scoped": latency(scoped),
+                      "scoped_vector_known": latency(known), "first": latency(first), "unscoped": latency(unscoped),
                       "embed_query": embed, "leaks": leaks, "scoped_dense_recall_at_10": class_recall,
                       "index_mb": index_bytes / 1e6, "masks_mb": max(masks_bytes, 0) / 1e6}
     store.close()
