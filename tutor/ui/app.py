@@ -30,7 +30,7 @@ def build_blocks(services: Services, default_lang: str = "kk") -> gr.Blocks:
                                scale=0, min_width=400)
         with gr.Tabs():
             with gr.Tab(t(default_lang, "tab_student"), id="student") as tab_s:
-                relabel_s, out_s = build_student(services, ui_lang, default_lang)
+                relabel_s, out_s, student_load = build_student(services, ui_lang, default_lang)
             with gr.Tab(t(default_lang, "tab_teacher"), id="teacher") as tab_t:
                 relabel_t, out_t = build_teacher(services, ui_lang, default_lang)
             with gr.Tab(t(default_lang, "tab_eval"), id="evaluation") as tab_e:
@@ -47,6 +47,7 @@ def build_blocks(services: Services, default_lang: str = "kk") -> gr.Blocks:
                        api_name="set_ui_language")
         ui_lang.change(None, [ui_lang], None, js=SET_GRADIO_LOCALE)
         demo.load(None, [ui_lang], None, js=SET_GRADIO_LOCALE)
+        demo.load(*student_load, api_visibility="private")
     return demo
 
 

@@ -59,11 +59,36 @@ class Services:
             return []
         return [i["question"] for i in items[::17][:6]]
 
+    def student_class(self, code: str):
+        """The class a student's code names, or the school's default class when the code is
+        empty or unknown: (class, whether the code was known). No account, nothing personal:
+        the code only chooses which materials the student's questions search."""
+        klass = self.directory.class_by_code(code) if (code or "").strip() else None
+        return (klass, True) if klass is not None else (self.directory.default_class(), not (code or "").strip())
+
+    def student_scope(self, code: str):
+        klass, _ = self.student_class(code)
+        return self.directory.scope_of_class(klass) if klass is not None else None
+
+    def class_label(self, code: str, lang: str) -> str:
+        klass, known = self.student_class(code)
+        if not known:
+            return t(lang, "class_unknown", code=code.strip()[:20])
+        if klass is None or klass.is_default:
+            return t(lang, "class_default")
+        return t(lang, "class_joined", name=klass.name, school=self.directory.school(klass.school_id).name)
+
+    def ask_stream(self, question: str, session: str, mode: str, lang: str, code: str = ""):
+        """The tutor's answer, searched in the student's class, school and region library."""
+        return self.tutor.stream(question, session, mode, lang, self.student_scope(code))
+
     def feedback(self, session: str, rating: int, comment: str, doc_keys: list[str],
-                 subject: str, question: str = "", sources: list[dict] | None = None) -> None:
+                 subject: str, question: str = "", sources: list[dict] | None = None,
+                 code: str = "") -> None:
+        scope = self.student_scope(code)
         self.runtime.store.add_feedback(session, rating, redact_pii(comment or "")[:1000],
                                         doc_keys, subject, redact_pii(question or "")[:1000],
-                                        sources or [])
+                                        sources or [], class_id=scope.class_id if scope else None)
 
     # ------------------------------------------------------------------ teacher
     def login(self, password: str, lang: str = "en") -> tuple[str, str]:

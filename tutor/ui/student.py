@@ -29,6 +29,15 @@ def build_student(services, ui_lang: gr.State | gr.Radio, default_lang: str = "k
 
     with gr.Accordion(t(default_lang, "welcome_title"), open=True) as welcome:
         welcome_md = gr.Markdown(t(default_lang, "welcome_body"))
+    # The class code comes from the class link (?class=CODE) or is typed once; the browser
+    # keeps it. It is no account: it only chooses which class's materials are searched.
+    saved_code = gr.BrowserState("", storage_key="ustaz_class_code")
+    with gr.Accordion(t(default_lang, "my_class"), open=False) as class_box:
+        with gr.Row():
+            class_code = gr.Textbox(label=t(default_lang, "class_code"), scale=3, max_length=20,
+                                    placeholder="K7M2QX")
+            join = gr.Button(t(default_lang, "class_join"), scale=1, min_width=100)
+        class_md = gr.Markdown(t(default_lang, "class_default"))
     # Grows with the conversation instead of a fixed 460px, so that at 1024x768 the question
     # box is on the first screen; no floating label, it covered the first line on phones.
     chat = gr.Chatbot(height=None, min_height=160, max_height="62vh", label="Ustaz", show_label=False,
@@ -52,7 +61,7 @@ def build_student(services, ui_lang: gr.State | gr.Radio, default_lang: str = "k
         comment_send = gr.Button(t(default_lang, "feedback_send"), scale=1)
     feedback_note = gr.Markdown("")
 
-    def ask(message, history, mode_value, lang_value, sid, ui, answers):
+    def ask(message, history, mode_value, lang_value, sid, ui, answers, code=""):
         history = list(history or [])
         message = (message or "").strip()
         if not message:
@@ -60,7 +69,7 @@ def build_student(services, ui_lang: gr.State | gr.Radio, default_lang: str = "k
         history.append({"role": "user", "content": message})
         history.append({"role": "assistant", "content": "…"})
         final = None
-        for text, answer in services.tutor.stream(message, sid, mode_value, lang_value):
+        for text, answer in services.ask_stream(message, sid, mode_value, lang_value, code or ""):
             if answer is None:
                 history[-1] = {"role": "assistant", "content": text + " ▌"}
                 yield history, "", {}, answers
@@ -85,27 +94,45 @@ def build_student(services, ui_lang: gr.State | gr.Radio, default_lang: str = "k
                 history[i] = {"role": "assistant", "content": answer_markdown(answer, ui)}
         return history
 
-    def on_like(data: gr.LikeData, sid, meta):
+    def on_like(data: gr.LikeData, sid, meta, code):
         meta = meta or {}
         services.feedback(sid, 1 if data.liked else -1, "", meta.get("doc_keys", []),
-                          meta.get("subject", ""), meta.get("question", ""), meta.get("sources", []))
+                          meta.get("subject", ""), meta.get("question", ""), meta.get("sources", []),
+                          code or "")
 
-    def on_comment(text, sid, meta, ui):
+    def on_comment(text, sid, meta, ui, code=""):
         if not (text or "").strip():
             return "", ""
         meta = meta or {}
         services.feedback(sid, 0, text, meta.get("doc_keys", []), meta.get("subject", ""),
-                          meta.get("question", ""), meta.get("sources", []))
+                          meta.get("question", ""), meta.get("sources", []), code or "")
         return "", t(ui, "feedback_thanks")
 
-    inputs = [question, chat, mode, answer_lang, session, ui_lang, shown]
+    def join_class(code, ui):
+        """The class named by the code: its name shown, the code kept in the browser; an
+        unknown code is said so and not kept."""
+        code = (code or "").strip()
+        klass, known = services.student_class(code)
+        keep = klass.code if known and code and klass is not None else ""
+        return keep, keep, services.class_label(code, ui)
+
+    def restore_class(saved, ui, request: gr.Request):
+        link = (request.query_params.get("class") if request is not None else "") or ""
+        return join_class(link or saved, ui)
+
+    inputs = [question, chat, mode, answer_lang, session, ui_lang, shown, class_code]
     send.click(ask, inputs, [chat, question, last_answer, shown], api_name="ask")
     question.submit(ask, inputs, [chat, question, last_answer, shown], api_visibility="private")
     clear.click(clear_chat, [session], [chat, question, last_answer, shown], api_name="clear")
     ui_lang.change(rerender, [chat, shown, ui_lang], [chat], api_visibility="private")
-    chat.like(on_like, [session, last_answer], None, api_visibility="private")
-    comment_send.click(on_comment, [comment, session, last_answer, ui_lang],
+    chat.like(on_like, [session, last_answer, class_code], None, api_visibility="private")
+    comment_send.click(on_comment, [comment, session, last_answer, ui_lang, class_code],
                        [comment, feedback_note], api_name="feedback")
+    ui_lang.change(lambda saved, ui: services.class_label(saved or "", ui), [saved_code, ui_lang], [class_md],
+                   api_visibility="private")
+    join.click(join_class, [class_code, ui_lang], [class_code, saved_code, class_md], api_name="join_class")
+    class_code.submit(join_class, [class_code, ui_lang], [class_code, saved_code, class_md],
+                      api_visibility="private")
 
     def relabel(lang):
         return [gr.update(label=t(lang, "welcome_title")), gr.update(value=t(lang, "welcome_body")),
@@ -114,11 +141,15 @@ def build_student(services, ui_lang: gr.State | gr.Radio, default_lang: str = "k
                 gr.update(label=t(lang, "mode"), choices=mode_choices(lang)),
                 gr.update(label=t(lang, "answer_language"), choices=lang_choices(lang)),
                 gr.update(value=t(lang, "clear")), gr.update(value=_examples_md(services, lang)),
-                gr.update(label=t(lang, "feedback_comment")), gr.update(value=t(lang, "feedback_send"))]
+                gr.update(label=t(lang, "feedback_comment")), gr.update(value=t(lang, "feedback_send")),
+                gr.update(label=t(lang, "my_class")), gr.update(label=t(lang, "class_code")),
+                gr.update(value=t(lang, "class_join"))]
 
     outputs = [welcome, welcome_md, question, send, mode, answer_lang, clear, examples_md, comment,
-               comment_send]
-    return relabel, outputs
+               comment_send, class_box, class_code, join]
+    # registered by the app on page load: the class from the link, or the one kept in the browser
+    on_load = (restore_class, [saved_code, ui_lang], [class_code, saved_code, class_md])
+    return relabel, outputs, on_load
 
 
 def _examples_md(services, lang: str) -> str:
