@@ -6,19 +6,10 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from pathlib import Path
 
-from tutor.directory import Directory, DirectoryError
+from tutor.directory import Directory, DirectoryError, class_link, qr_png
 from tutor.store import Store
-
-
-def class_link(settings, code: str) -> str:
-    return f"http://{settings.host}:{settings.port}/?class={code}"
-
-
-def write_qr(link: str, path: str) -> None:
-    import segno  # pure Python, no image library needed for PNG
-
-    segno.make(link, error="m").save(path, scale=8, border=2)
 
 
 def _directory(settings) -> Directory:
@@ -77,7 +68,7 @@ def cmd_class(settings, args) -> int:
             if klass is None:
                 raise DirectoryError("dir_no_class", code=args.code)
             link = class_link(settings, klass.code)
-            write_qr(link, args.out)
+            Path(args.out).write_bytes(qr_png(link))
             print(f"{args.out}: QR code of {link}")
             return 0
         school = directory.school_by_name(args.school) if args.school else None

@@ -68,6 +68,22 @@ def normalise_code(code: str) -> str:
     return re.sub(r"[\s\-_]+", "", code or "").upper()
 
 
+def class_link(settings, code: str) -> str:
+    """The address a class's students open (the student tab with the class code filled in)."""
+    return f"http://{settings.host}:{settings.port}/?class={code}"
+
+
+def qr_png(text: str) -> bytes:
+    """``text`` as a QR code image (PNG), with segno: pure Python, no image library needed."""
+    import io
+
+    import segno
+
+    out = io.BytesIO()
+    segno.make(text, error="m").save(out, kind="png", scale=8, border=2)
+    return out.getvalue()
+
+
 def level_of(school_id: int | None, class_id: int | None) -> str:
     return "region" if school_id is None else "school" if class_id is None else "class"
 
