@@ -276,18 +276,17 @@ class Directory:
         raise DirectoryError("dir_bad_place", spec=spec)
 
     def upload_places(self, account: Account) -> list[tuple[str, str, str]]:
-        """Where ``account`` may put materials: (level, name, spec) each, its classes first."""
-        out = []
+        """Where ``account`` may put materials: (level, name, spec) each, the likeliest first."""
+        classes, school = [], []
         if account.school_id is not None:
-            for k in self.classes(school_id=account.school_id):
-                if k.id in account.class_ids:
-                    out.append(("class", k.name, f"class:{k.code}"))
-            school = self.school(account.school_id)
-            if account.can_upload(Place("school", school.id)):
-                out.append(("school", school.name, f"school:{school.name}"))
-        if account.can_upload(Place("region")):
-            out.append(("region", "", "region"))
-        return out
+            classes = [("class", k.name, f"class:{k.code}") for k in self.classes(school_id=account.school_id)
+                       if k.id in account.class_ids]
+            s = self.school(account.school_id)
+            if account.can_upload(Place("school", s.id)):
+                school = [("school", s.name, f"school:{s.name}")]
+        region = [("region", "", "region")] if account.can_upload(Place("region")) else []
+        # a school admin mostly shares with the whole school, a teacher with their own class
+        return (school + classes if account.role == "school-admin" else classes + school) + region
 
     # ---------------------------------------------------------------- teachers
     def has_accounts(self) -> bool:
