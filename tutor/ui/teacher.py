@@ -72,9 +72,10 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
             # wide: the choices say what each policy does ("homework: hints only")
             policy = gr.Dropdown(tx.policy_choices(L), value=default_policy, label=t(L, "meta_policy"),
                                  info=t(L, "meta_policy_info"), min_width=340, scale=2)
-            # filled at login with the places this account may upload to
+            # filled at login with the places this account may upload to; the services check
+            # the place against the account, so a value from a script is no way around it
             where = gr.Dropdown([], value=None, label=t(L, "upload_where"), info=t(L, "upload_where_info"),
-                                min_width=220, scale=2)
+                                allow_custom_value=True, min_width=220, scale=2)
         upload_btn = gr.Button(t(L, "upload_button"), variant="primary")
         upload_msg = gr.Markdown("")
         upload_result = gr.Dataframe(tx.table("upload", [], L), interactive=False, wrap=True,
