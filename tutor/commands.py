@@ -278,6 +278,9 @@ def cmd_teacher(settings: Settings, args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("teacher password saved (hashed)")
+    if Store(settings.db_path).query("SELECT 1 FROM teachers LIMIT 1"):
+        print("note: teacher accounts exist, so the shared password does not log in; "
+              "add accounts with 'tutor teacher add'", file=sys.stderr)
     return 0
 
 
