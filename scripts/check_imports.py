@@ -17,8 +17,8 @@ from pathlib import Path
 # benches sit on the whole library and only the entry points (UI, commands, CLI) import them.
 LAYERS = [
     ("tutor.text", "tutor.i18n", "tutor.config", "tutor.scopes"),
-    ("tutor.store", "tutor.directory", "tutor.migrate", "tutor.auth", "tutor.safety", "tutor.ingest", "tutor.retrieval", "tutor.models",
-     "tutor.convert_e5", "tutor.generation"),
+    ("tutor.store", "tutor.directory", "tutor.migrate", "tutor.auth", "tutor.safety", "tutor.ingest",
+     "tutor.retrieval", "tutor.models", "tutor.convert_e5", "tutor.generation"),
     ("tutor.answer", "tutor.pedagogy"),
     ("tutor.tutor",),
     ("tutor.runtime",),

@@ -16,6 +16,7 @@ import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
+from functools import cache
 
 from tutor.i18n import t
 from tutor.migrate import DEFAULT_SCHOOL, new_class_code
@@ -349,7 +350,7 @@ class Directory:
         now = time.time()
         rows = self.store.query("SELECT * FROM teachers WHERE username=?", ((username or "").strip(),))
         if not rows:
-            verify_password(password or "", _DUMMY)  # the same time for an unknown name
+            verify_password(password or "", _dummy_hash())  # the same time for an unknown name
             raise DirectoryError("login_failed_account")
         r = rows[0]
         if r["locked_until"] > now:
@@ -420,7 +421,9 @@ class Directory:
         return out
 
 
-_DUMMY = hash_password(secrets.token_hex(8))
+@cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_hex(8))
 
 
 def _klass(r) -> Klass:
