@@ -374,3 +374,26 @@ def test_shared_password_works_until_the_first_account(fake_runtime, tmp_path):
         s.require(token)
     assert s.login(SHARED) == ("", t("en", "login_legacy_off"))
     assert s.login(PASS_A, "en", "asel")[0]
+
+
+@pytest.mark.integration  # launches the server
+def test_admin_actions_through_the_api_follow_the_role(school):
+    a = school.client("teacher-a", PASS_A)
+    msg, image, name_box = a.predict("7C", "ru", api_name="/teacher_add_class")
+    d = school.services.directory
+    teacher_a = next(r["id"] for r in d.teachers() if r["username"] == "teacher-a")
+    klass = next(k for k in d.classes(teacher_id=teacher_a) if k.name == "7C")  # A's class now
+    assert msg == t("ru", "class_created", name="7C", code=klass.code,
+                    link=f"http://127.0.0.1:7860/?class={klass.code}")
+    assert image and name_box == ""  # the QR code is shown, the box emptied for the next
+    assert a.predict("School 9", "en", api_name="/teacher_add_school")[0] == t("en", "not_permitted_action")
+    assert a.predict("intruder", "a-long-password", "teacher", "en",
+                     api_name="/teacher_add_teacher")[0] == t("en", "not_permitted_action")
+    assert [s.name for s in school.services.directory.schools()] == ["default"]
+    assert "intruder" not in [r["username"] for r in school.services.directory.teachers()]
+
+    region = school.client("akimat", PASS_B)
+    assert region.predict("School 9", "kk", api_name="/teacher_add_school")[0] == t(
+        "kk", "school_added", name="School 9")
+    assert region.predict("School 9", "en", api_name="/teacher_add_school")[0] == t(
+        "en", "dir_school_exists", name="School 9")
