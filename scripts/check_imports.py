@@ -17,13 +17,13 @@ from pathlib import Path
 # benches sit on the whole library and only the entry points (UI, commands, CLI) import them.
 LAYERS = [
     ("tutor.text", "tutor.i18n", "tutor.config", "tutor.scopes"),
-    ("tutor.store", "tutor.database", "tutor.transfer", "tutor.migrate", "tutor.auth", "tutor.safety",
-     "tutor.ingest", "tutor.retrieval", "tutor.models", "tutor.convert_e5", "tutor.generation"),
+    ("tutor.store", "tutor.database", "tutor.transfer", "tutor.migrate", "tutor.directory", "tutor.auth",
+     "tutor.safety", "tutor.ingest", "tutor.retrieval", "tutor.models", "tutor.convert_e5", "tutor.generation"),
     ("tutor.answer", "tutor.pedagogy"),
     ("tutor.tutor",),
     ("tutor.runtime",),
     ("tutor.evaluation",),
-    ("tutor.ui", "tutor.commands", "tutor.bench", "tutor.generation.llm_server"),
+    ("tutor.ui", "tutor.commands", "tutor.admin", "tutor.bench", "tutor.generation.llm_server"),
     ("tutor.cli", "tutor.docs"),
 ]
 

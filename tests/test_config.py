@@ -50,8 +50,10 @@ def test_bad_setting_names_the_setting(env, name):
 
 def test_each_subcommand_has_help(capsys):
     parser = build_parser()
-    for command in ("serve", "ingest", "index", "ask", "eval", "bench", "models", "teacher", "privacy"):
+    for command in ("serve", "ingest", "index", "ask", "eval", "bench", "models", "teacher add",
+                    "teacher set-password", "school add", "school list", "class add", "class list",
+                    "class qr", "privacy"):
         with pytest.raises(SystemExit) as info:
-            parser.parse_args([command, "--help"])
+            parser.parse_args([*command.split(), "--help"])
         assert info.value.code == 0
         assert "--data-dir" in capsys.readouterr().out

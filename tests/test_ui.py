@@ -35,7 +35,8 @@ SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 STUDENT_ENDPOINTS = {"/ask", "/clear", "/feedback", "/set_ui_language", "/eval_report", "/new_session"}
 TEACHER_ENDPOINTS = {"/teacher_login", "/teacher_logout", "/teacher_session", "/teacher_views",
                      "/teacher_upload", "/teacher_documents", "/teacher_select", "/teacher_edit",
-                     "/teacher_delete", "/teacher_delete_confirm", "/teacher_rebuild", "/teacher_jobs"}
+                     "/teacher_delete", "/teacher_delete_confirm", "/teacher_rebuild", "/teacher_jobs",
+                     "/teacher_add_class", "/teacher_add_teacher", "/teacher_add_school"}
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -250,6 +251,10 @@ def guarded_calls(client: Client, upload_path, ui: str) -> dict:
                                                           api_name="/teacher_delete_confirm"),
         "/teacher_rebuild": lambda: client.predict(ui, api_name="/teacher_rebuild"),
         "/teacher_jobs": lambda: client.predict(ui, api_name="/teacher_jobs"),
+        "/teacher_add_class": lambda: client.predict("7A", ui, api_name="/teacher_add_class"),
+        "/teacher_add_teacher": lambda: client.predict("intruder", "a-long-password", "teacher", ui,
+                                                       api_name="/teacher_add_teacher"),
+        "/teacher_add_school": lambda: client.predict("School 9", ui, api_name="/teacher_add_school"),
     }
 
 

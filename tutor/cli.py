@@ -31,6 +31,43 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
         group.add_argument("--" + f.name.replace("_", "-"), **kwargs)
 
 
+def _add_directory(sub) -> None:
+    """``tutor school``, ``tutor class`` and ``tutor teacher``: each action its own parser."""
+    def group(name: str, help: str):
+        return sub.add_parser(name, help=help, description=help).add_subparsers(dest="action", required=True)
+
+    def action(actions, name: str, help: str) -> argparse.ArgumentParser:
+        p = actions.add_parser(name, help=help, description=help)
+        _add_settings(p)
+        return p
+
+    schools = group("school", "Schools of this installation.")
+    action(schools, "add", "Add a school (it gets a default class).").add_argument("name")
+    action(schools, "list", "List the schools.").add_argument("--json", action="store_true")
+    classes = group("class", "Classes and the codes students enter.")
+    p = action(classes, "add", "Add a class to a school; prints its code and link.")
+    p.add_argument("--school", required=True, help="school name")
+    p.add_argument("--teacher", default="", help="username of the class's teacher")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("name", help="class name, e.g. 7A")
+    p = action(classes, "list", "List classes with their codes and links.")
+    p.add_argument("--school", default="", help="only this school's")
+    p.add_argument("--json", action="store_true")
+    p = action(classes, "qr", "Write a QR code image of a class's link.")
+    p.add_argument("code")
+    p.add_argument("--out", required=True, help="PNG file")
+    teachers = group("teacher", "Teacher accounts.")
+    p = action(teachers, "add", "Add a teacher account (the password is asked for, or read from stdin).")
+    p.add_argument("username")
+    p.add_argument("--school", default="", help="school name (not for a region-admin)")
+    p.add_argument("--role", default="teacher", choices=["teacher", "school-admin", "region-admin"])
+    p.add_argument("--class", dest="klass", action="append", metavar="CODE",
+                   help="a class this teacher teaches (repeatable)")
+    p.add_argument("--password-stdin", action="store_true")
+    p = action(teachers, "set-password", "Set the shared teacher password (only while no account exists).")
+    p.add_argument("--password-stdin", action="store_true")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tutor", description="Ustaz: an offline AI study assistant for Kazakh and Russian schools.")
@@ -88,9 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fit the evidence model (when to say the materials do not answer) for the "
                         "configured embedder on the bundled QA set; needed once for any embedder "
                         "other than the built-in one")
-    p = cmd("teacher", "Teacher account.")
-    p.add_argument("action", choices=["set-password"])
-    p.add_argument("--password-stdin", action="store_true")
+    _add_directory(sub)
     p = cmd("privacy", "Export or purge stored student data.")
     p.add_argument("action", choices=["export", "purge"])
     p.add_argument("--older-than", type=int, default=0, help="days (purge)")

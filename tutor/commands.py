@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+from tutor.admin import cmd_class, cmd_school, cmd_teacher_add  # noqa: F401 - found by tutor.cli
 from tutor.answer.admission import admission_key, read_record
 from tutor.answer.extractive import ExtractiveComposer
 from tutor.answer.generative import GenerativeComposer
@@ -262,6 +263,8 @@ def cmd_bench(settings: Settings, args) -> int:
 
 
 def cmd_teacher(settings: Settings, args) -> int:
+    if args.action == "add":
+        return cmd_teacher_add(settings, args)
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -275,6 +278,9 @@ def cmd_teacher(settings: Settings, args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("teacher password saved (hashed)")
+    if Store(settings.db_path).query("SELECT 1 FROM teachers LIMIT 1"):
+        print("note: teacher accounts exist, so the shared password does not log in; "
+              "add accounts with 'tutor teacher add'", file=sys.stderr)
     return 0
 
 

@@ -85,6 +85,10 @@ class Settings:
         "by 'tutor teacher set-password'. There is no default password.",
         flag=False,
     )
+    teachers_upload_to_school: bool = _setting(
+        False, "Whether a teacher (not only a school admin) may put materials where every class "
+        "of their school sees them; otherwise a teacher uploads to their own classes."
+    )
     max_upload_mb: int = _setting(50, "Largest file a teacher may upload, in megabytes.")
     teacher_session_minutes: int = _setting(
         30, "Minutes without a teacher action after which the teacher tab logs out and clears "

@@ -1,5 +1,6 @@
 """The app's callbacks as plain functions (no Gradio types), so tests call them directly.
-Teacher actions check a server-side token on every call."""
+Teacher actions check a server-side token on every call, and the token's account may only read
+and change what its role allows (tutor/directory.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import secrets
 import threading
 import time
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
+from tutor.directory import ROLES, Account, Directory, DirectoryError, class_link, qr_png
 from tutor.evaluation.datasets import bundled_items
 from tutor.i18n import t
 from tutor.ingest import IngestError
@@ -39,13 +43,17 @@ class Services:
     tutor: object
     auth: object
     composer_choice: object = None
-    _tokens: dict[str, float] = field(default_factory=dict)
+    _tokens: dict[str, float] = field(default_factory=dict)  # the shared password's logins
     _lock: threading.Lock = field(default_factory=threading.Lock)
     token_ttl_s: float | None = None  # idle time before a teacher login lapses
+    directory: Directory | None = None
 
     def __post_init__(self):
         if self.token_ttl_s is None:
             self.token_ttl_s = 60.0 * getattr(self.settings, "teacher_session_minutes", 30)
+        if self.directory is None:
+            self.directory = Directory(self.runtime.store,
+                                       getattr(self.settings, "teachers_upload_to_school", False))
 
     # ------------------------------------------------------------------ student
     @staticmethod
@@ -91,7 +99,18 @@ class Services:
                                         sources or [], class_id=scope.class_id if scope else None)
 
     # ------------------------------------------------------------------ teacher
-    def login(self, password: str, lang: str = "en") -> tuple[str, str]:
+    def login(self, password: str, lang: str = "en", username: str = "") -> tuple[str, str]:
+        """A token and what to say. With a username, that account's password (sessions in the
+        database, any replica accepts them); without, the shared password, which works only
+        while no account exists."""
+        if (username or "").strip():
+            try:
+                account = self.directory.authenticate(username, password or "")
+            except DirectoryError as exc:
+                return "", t(lang, exc.key, **exc.params)
+            return self.directory.open_session(account, self.token_ttl_s), t(lang, "login_ok")
+        if self.directory.has_accounts():
+            return "", t(lang, "login_legacy_off")
         if not self.auth.configured:
             return "", t(lang, "login_unset")
         if self.auth.locked():
@@ -106,38 +125,88 @@ class Services:
     def logout(self, token: str) -> None:
         with self._lock:
             self._tokens.pop(token or "", None)
+        if token:
+            self.directory.end_session(token)
 
     def active(self, token: str) -> bool:
         """Whether a login still holds, without counting as activity (the tab polls it)."""
         with self._lock:
             expiry = self._tokens.get(token or "")
-            return expiry is not None and expiry >= time.time()
+        if expiry is not None:
+            return expiry >= time.time() and not self.directory.has_accounts()
+        return self.directory.session(token) is not None
 
-    def require(self, token: str) -> None:
-        """Every teacher action checks the login and keeps it alive for another idle period."""
+    def require(self, token: str) -> Account:
+        """Every teacher action checks the login, keeps it alive for another idle period and
+        gets the account whose rights the action then checks."""
         with self._lock:
             expiry = self._tokens.get(token or "")
-            if expiry is None or expiry < time.time():
-                self._tokens.pop(token or "", None)
-                raise NotAllowed("teacher login required")
-            self._tokens[token] = time.time() + self.token_ttl_s
+            if expiry is not None:
+                # the first account ends the shared password, logins made with it included
+                if expiry < time.time() or self.directory.has_accounts():
+                    self._tokens.pop(token, None)
+                    raise NotAllowed("teacher login required")
+                self._tokens[token] = time.time() + self.token_ttl_s
+                return self.directory.legacy_account()
+        account = self.directory.session(token, self.token_ttl_s)
+        if account is None:
+            raise NotAllowed("teacher login required")
+        return account
+
+    def _readable(self, account: Account, doc_key: str):
+        """The document, if this account may see it; another class's is as good as absent."""
+        doc = self.runtime.store.get_document(doc_key or "")
+        return doc if doc is not None and account.can_read(doc) else None
+
+    def _writable(self, account: Account, doc_key: str):
+        doc = self._readable(account, doc_key)
+        if doc is None:
+            raise UserError("not_found")
+        if not account.can_write(doc):
+            raise UserError("not_permitted")
+        return doc
+
+    def where_choices(self, token: str, lang: str = "en") -> list[tuple[str, str]]:
+        """(label, place) of every place this account may upload to, its classes first."""
+        account = self.require(token)
+        names = {"class": "where_class", "school": "where_school", "region": "where_region"}
+        return [(t(lang, names[level], name=name), spec)
+                for level, name, spec in self.directory.upload_places(account)]
+
+    def _place(self, account: Account, where: str):
+        if not where:
+            if account.legacy:
+                return self.runtime.store.default_place()
+            places = self.directory.upload_places(account)
+            if not places:
+                raise UserError("not_permitted_action")
+            where = places[0][2]
+        try:
+            place = self.directory.place_for(where)
+        except DirectoryError as exc:
+            raise UserError(exc.key, **exc.params) from None
+        if not account.can_upload(place):
+            raise UserError("not_permitted_action")
+        return place
 
     def upload(self, token: str, paths: list[str], subject: str, grade, lang: str,
-               policy: str) -> list[list]:
+               policy: str, where: str = "") -> list[list]:
         """One row per file: name, status, document id, passages, message. The policy has no
-        silent default: a homework sheet filed as reference would be answered in full."""
-        self.require(token)
+        silent default: a homework sheet filed as reference would be answered in full.
+        ``where``: 'class:CODE', 'school:NAME' or 'region' (empty: the account's first place)."""
+        account = self.require(token)
         if not paths:
             raise UserError("no_files")
         if policy not in POLICIES:
             raise UserError("policy_required")
+        place = self._place(account, where)
         rows = []
         for path in paths:
             name = Path(path).name
             try:
                 r = self.runtime.ingestor.ingest_path(
                     path, subject=subject or "", grade=str(int(grade)) if grade else "",
-                    lang=lang or "", policy=policy)
+                    lang=lang or "", policy=policy, place=place)
                 rows.append([name, r.status, r.doc_key, r.chunks, r.message])
             except IngestError as exc:
                 rows.append([name, "error", "", 0, exc.problem])
@@ -146,9 +215,11 @@ class Services:
     def jobs(self, token: str, lang: str = "en") -> list[list]:
         """Large files being ingested in the background, newest first: file, state (a code),
         pages done of all, time left, pages that could not be read, and the job's last message."""
-        self.require(token)
+        account = self.require(token)
         rows = []
-        for job in self.runtime.store.jobs(limit=20):
+        mine = [j for j in self.runtime.store.jobs(limit=200)
+                if account.can_read(SimpleNamespace(school_id=j["school_id"], class_id=j["class_id"]))]
+        for job in mine[:20]:
             eta = eta_seconds(job)
             left = ("" if eta is None else t(lang, "job_eta_soon") if eta < 60
                     else t(lang, "job_eta", minutes=round(eta / 60)))
@@ -158,18 +229,18 @@ class Services:
         return rows
 
     def documents(self, token: str, lang: str = "", subject: str = "") -> list[list]:
-        self.require(token)
+        account = self.require(token)
         counts = {r["doc_key"]: r["n"] for r in self.runtime.store.query(
             "SELECT d.doc_key, COUNT(c.id) AS n FROM documents d LEFT JOIN chunks c "
             "ON c.doc_id=d.id GROUP BY d.id")}
         return [[d.doc_key, d.title, d.lang, d.subject, d.grade or "", d.policy, d.version,
                  counts.get(d.doc_key, 0), d.source_format]
-                for d in self.runtime.store.documents(lang=lang or "", subject=subject or "")]
+                for d in self.runtime.store.documents(lang=lang or "", subject=subject or "")
+                if account.can_read(d)]
 
     def details(self, token: str, doc_key: str) -> dict:
         """A document's editable metadata and its number of passages (what a delete removes)."""
-        self.require(token)
-        doc = self.runtime.store.get_document(doc_key or "")
+        doc = self._readable(self.require(token), doc_key)
         if doc is None:
             raise UserError("not_found")
         n = self.runtime.store.query("SELECT COUNT(*) FROM chunks WHERE doc_id=?", (doc.id,))[0][0]
@@ -177,52 +248,103 @@ class Services:
                 "grade": doc.grade, "lang": doc.lang, "policy": doc.policy, "passages": n}
 
     def preview(self, token: str, doc_key: str) -> list[list]:
-        self.require(token)
+        if self._readable(self.require(token), doc_key) is None:
+            return []  # another class's document reads as one that is not there
         return [[c.ord, c.location(), c.text] for c in self.runtime.store.chunks_of(doc_key)]
 
     def edit(self, token: str, doc_key: str, title: str, subject: str, grade, lang: str,
              policy: str) -> str:
-        self.require(token)
+        account = self.require(token)
         changes = {k: v for k, v in dict(title=title, subject=subject, lang=lang,
                                          policy=policy).items() if v}
         if grade:
             changes["grade"] = int(grade)
         if "policy" in changes and changes["policy"] not in POLICIES:
             raise ValueError("unknown policy")
-        if self.runtime.store.get_document(doc_key or "") is None:
-            raise UserError("not_found")
+        self._writable(account, doc_key)
         self.runtime.store.update_metadata(doc_key, **changes)
         self.runtime.index.refresh()
         return "ok"
 
     def delete(self, token: str, doc_key: str) -> bool:
-        self.require(token)
+        account = self.require(token)
+        if self.runtime.store.get_document(doc_key or "") is None:
+            return False
+        self._writable(account, doc_key)
         return self.runtime.ingestor.delete(doc_key)
 
     def rebuild(self, token: str) -> int:
-        self.require(token)
+        # minutes of every core, for every school: an admin's decision
+        if self.require(token).role == "teacher":
+            raise UserError("not_permitted_action")
         self.runtime.index.rebuild()
         return self.runtime.index.dense.size
 
     def stats(self, token: str) -> list[list]:
-        self.require(token)
-        return [[r["lang"], r["subject"], r["documents"], r["chunks"]]
-                for r in self.runtime.store.stats()]
+        """Documents and passages per language and subject, of what this account sees."""
+        rows: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        for d in self.documents(token):
+            rows[(d[2], d[3])][0] += 1
+            rows[(d[2], d[3])][1] += d[7]
+        return [[lang, subject, n, chunks] for (lang, subject), (n, chunks) in sorted(rows.items())]
 
     def unanswered(self, token: str) -> list[list]:
-        self.require(token)
+        classes = self.require(token).question_class_ids()
         return [[r["q"], r["lang"], r["asked"], time.strftime("%Y-%m-%d", time.localtime(r["last"]))]
-                for r in self.runtime.store.unanswered()]
+                for r in self.runtime.store.unanswered(class_ids=classes)]
 
     def feedback_items(self, token: str) -> list[dict]:
         """Each rating or comment with the question, the answer's sources and their documents."""
-        self.require(token)
-        return self.runtime.store.feedback_items()
+        return self.runtime.store.feedback_items(class_ids=self.require(token).question_class_ids())
 
     def flags(self, token: str) -> list[list]:
-        self.require(token)
+        classes = self.require(token).question_class_ids()
         return [[time.strftime("%Y-%m-%d %H:%M", time.localtime(r["at"])), r["category"],
-                 r["lang"], r["text"] or ""] for r in self.runtime.store.flags()]
+                 r["lang"], r["text"] or ""] for r in self.runtime.store.flags(class_ids=classes)]
+
+    # ------------------------------------------------------------------ admin
+    def account(self, token: str) -> Account:
+        return self.require(token)
+
+    def totals(self, token: str) -> list[list]:
+        """Per school: documents, questions, unanswered, ratings; a region admin's whole view
+        of the schools (counts, never a question's text)."""
+        if self.require(token).role != "region-admin":
+            raise UserError("not_permitted_action")
+        return [[r["school"], r["documents"], r["questions"], r["unanswered"], r["feedback"]]
+                for r in self.directory.totals()]
+
+    def add_class(self, token: str, name: str) -> dict:
+        """A new class of the account's school (a teacher becomes its teacher): its code, the
+        link students open and that link as a QR code (PNG bytes)."""
+        account = self.require(token)
+        if not account.may_add_class() or account.school_id is None:
+            raise UserError("not_permitted_action")
+        try:
+            klass = self.directory.add_class(account.school_id, name,
+                                             account.id if account.role == "teacher" else None)
+        except DirectoryError as exc:
+            raise UserError(exc.key, **exc.params) from None
+        link = class_link(self.settings, klass.code)
+        return {"name": klass.name, "code": klass.code, "link": link, "qr_png": qr_png(link)}
+
+    def add_teacher(self, token: str, username: str, password: str, role: str = "teacher") -> str:
+        """A teacher or school admin account in the school admin's own school."""
+        account = self.require(token)
+        if not account.may_add_teacher() or role not in ROLES[:2]:
+            raise UserError("not_permitted_action")
+        try:
+            return self.directory.add_teacher(account.school_id, username, password, role).username
+        except DirectoryError as exc:
+            raise UserError(exc.key, **exc.params) from None
+
+    def add_school(self, token: str, name: str) -> str:
+        if not self.require(token).may_add_school():
+            raise UserError("not_permitted_action")
+        try:
+            return self.directory.add_school(name).name
+        except DirectoryError as exc:
+            raise UserError(exc.key, **exc.params) from None
 
     def model_info(self, token: str, lang: str = "en") -> str:
         self.require(token)

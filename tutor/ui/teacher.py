@@ -1,4 +1,5 @@
-"""The teacher tab: login, uploads, documents, unanswered questions, feedback, flags, models.
+"""The teacher tab: login, uploads, documents, unanswered questions, feedback, flags, models,
+and the classes-and-accounts panel. What each table holds is what the login's account may see.
 
 A classroom PC is shared, so the tab is safe by default: logging out or an idle timeout clears
 every view at once, an upload needs an explicit answer policy, and a delete says what will go
@@ -13,6 +14,7 @@ import gradio as gr
 from tutor.i18n import t
 from tutor.ingest.readers import FORMATS
 from tutor.ui import teacher_text as tx
+from tutor.ui.accounts import build_accounts
 from tutor.ui.jobs import build_jobs
 from tutor.ui.render import SET_GRADIO_LOCALE
 from tutor.ui.services import NotAllowed, UserError
@@ -50,6 +52,8 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
     timer = gr.Timer(SESSION_POLL_S, active=False)
 
     with gr.Row(equal_height=True):
+        username = gr.Textbox(label=t(L, "teacher_username"), info=t(L, "teacher_username_info"),
+                              scale=2, min_width=160)
         password = gr.Textbox(label=t(L, "teacher_password"), type="password", scale=3, min_width=180)
         login_btn = gr.Button(t(L, "login"), variant="primary", scale=1, min_width=90)
         logout_btn = gr.Button(t(L, "logout"), scale=1, min_width=90)
@@ -68,11 +72,17 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
             # wide: the choices say what each policy does ("homework: hints only")
             policy = gr.Dropdown(tx.policy_choices(L), value=default_policy, label=t(L, "meta_policy"),
                                  info=t(L, "meta_policy_info"), min_width=340, scale=2)
+            # filled at login with the places this account may upload to; the services check
+            # the place against the account, so a value from a script is no way around it
+            where = gr.Dropdown([], value=None, label=t(L, "upload_where"), info=t(L, "upload_where_info"),
+                                allow_custom_value=True, min_width=220, scale=2)
         upload_btn = gr.Button(t(L, "upload_button"), variant="primary")
         upload_msg = gr.Markdown("")
         upload_result = gr.Dataframe(tx.table("upload", [], L), interactive=False, wrap=True,
                                      elem_classes=["ustaz-table"])
     jobs_table = build_jobs(services, token, ui_lang, L)
+    shown, shown_outputs, (admin_cleared, admin_cleared_values), admin_relabels = build_accounts(
+        services, token, ui_lang, _guard, L)
 
     with gr.Accordion(t(L, "documents"), open=True) as docs_box:
         with gr.Row(equal_height=True):
@@ -154,17 +164,25 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
     # Everything a teacher saw, gone at once: logout and timeout leave a student nothing.
     clear_outputs = [token, password, upload_rows, login_msg, timer, upload_result, upload_msg,
                      f_lang, f_subject, *form_outputs, *view_outputs, *selection_outputs,
-                     *confirm_outputs, action_msg, jobs_table]
+                     *confirm_outputs, action_msg, jobs_table, username, *admin_cleared,
+                     where, *shown_outputs]
 
     def cleared(ui, msg):
         return ["", "", [], msg, gr.Timer(active=False), tx.table("upload", [], ui), "", "", "",
                 *fresh_form(), *views("", "", "", ui), *no_selection(ui), *hide_confirm(), "",
-                tx.table("jobs", [], ui)]
+                tx.table("jobs", [], ui), "", *admin_cleared_values(), *account_view("", ui)]
+
+    def account_view(tok, ui, current=None):
+        """The upload places and the admin panel of the logged-in account (none: all hidden)."""
+        places = services.where_choices(tok, ui) if tok and services.active(tok) else []
+        keep = current in [spec for _, spec in places]
+        return [gr.Dropdown(choices=places, value=current if keep else places[0][1] if places else None),
+                *shown(tok, ui)]
 
     # ---------------------------------------------------------------- actions
-    def do_login(password, ui, old):
+    def do_login(password, ui, old, user=None):
         services.logout(old)  # a second login in the same tab leaves no older token alive
-        tok, msg = services.login(password, ui)
+        tok, msg = services.login(password, ui, user or "")
         return tok, msg, "", gr.Timer(active=bool(tok))
 
     def do_logout(tok, ui):
@@ -177,8 +195,8 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
             return cleared(ui, t(ui, "session_expired", minutes=minutes))
         return [gr.skip()] * len(clear_outputs)
 
-    def do_upload(tok, files, subject, grade, lang, policy, filter_lang, filter_subject, ui):
-        rows = services.upload(tok, files, subject, grade, lang, policy)
+    def do_upload(tok, files, subject, grade, lang, policy, filter_lang, filter_subject, ui, place=None):
+        rows = services.upload(tok, files, subject, grade, lang, policy, place or "")
         return (rows, tx.table("upload", rows, ui), t(ui, "uploaded", n=len(rows)),
                 tx.table("documents", services.documents(tok, filter_lang, filter_subject), ui),
                 *fresh_form())
@@ -246,16 +264,18 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
         return [tx.table("upload", rows or [], ui), *views(tok, fl, fs, ui), *selection, question,
                 "", "", ""]
 
-    login_btn.click(do_login, [password, ui_lang, token], [token, login_msg, password, timer],
+    # the username comes last, so a client that sends only the password (the shared one) still can
+    login_btn.click(do_login, [password, ui_lang, token, username], [token, login_msg, password, timer],
                     api_name="teacher_login").then(
-        views, [token, f_lang, f_subject, ui_lang], view_outputs, api_name="teacher_views")
+        views, [token, f_lang, f_subject, ui_lang], view_outputs, api_name="teacher_views").then(
+        account_view, [token, ui_lang], [where, *shown_outputs], api_visibility="private")
     logout_btn.click(do_logout, [token, ui_lang], clear_outputs, api_name="teacher_logout")
     # the check is cheap: it neither waits behind students' answers nor flashes the tables
     timer.tick(check_session, [token, ui_lang], clear_outputs, api_name="teacher_session",
                concurrency_limit=None, show_progress="hidden")
     upload_outputs = [upload_rows, upload_result, upload_msg, docs, *form_outputs]
-    upload_btn.click(_guard(do_upload, len(upload_outputs), 2),
-                     [token, files, subject, grade, lang, policy, f_lang, f_subject, ui_lang],
+    upload_btn.click(_guard(do_upload, len(upload_outputs), 2, ui_at=-2),
+                     [token, files, subject, grade, lang, policy, f_lang, f_subject, ui_lang, where],
                      upload_outputs, api_name="teacher_upload")
     for trigger in (refresh.click, f_lang.input, f_subject.input):
         trigger(_guard(do_documents, 1, 0), [token, f_lang, f_subject, ui_lang], [docs],
@@ -287,11 +307,13 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
     ui_lang.change(None, [ui_lang], None, js=SET_GRADIO_LOCALE).then(
         lambda: gr.File(visible=False), None, [files], api_visibility="private").then(
         lambda: gr.File(visible=True), None, [files], api_visibility="private")
+    ui_lang.change(account_view, [token, ui_lang, where], [where, *shown_outputs], api_visibility="private")
     ui_lang.change(relang, [token, selected, pending, upload_rows, f_lang, f_subject, ui_lang],
                    [upload_result, *view_outputs, *selection_outputs[1:], confirm_md, login_msg,
                     upload_msg, action_msg], api_visibility="private")
 
     relabels = [
+        (username, lambda lg: gr.update(label=t(lg, "teacher_username"), info=t(lg, "teacher_username_info"))),
         (password, lambda lg: gr.update(label=t(lg, "teacher_password"))),
         (login_btn, lambda lg: gr.update(value=t(lg, "login"))),
         (logout_btn, lambda lg: gr.update(value=t(lg, "logout"))),
@@ -302,6 +324,7 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
         (lang, lambda lg: gr.update(label=t(lg, "meta_lang"), choices=tx.lang_choices(lg, "detect"))),
         (policy, lambda lg: gr.update(label=t(lg, "meta_policy"), info=t(lg, "meta_policy_info"),
                                       choices=tx.policy_choices(lg))),
+        (where, lambda lg: gr.update(label=t(lg, "upload_where"), info=t(lg, "upload_where_info"))),
         (upload_btn, lambda lg: gr.update(value=t(lg, "upload_button"))),
         (docs_box, lambda lg: gr.update(label=t(lg, "documents"))),
         (f_lang, lambda lg: gr.update(label=t(lg, "filter_lang"), choices=tx.lang_choices(lg, "all"))),
@@ -322,6 +345,7 @@ def build_teacher(services, ui_lang, default_lang: str = "kk"):
         (flags_md, lambda lg: gr.update(value=f"**{t(lg, 'flags_view')}**")),
         (stats_box, lambda lg: gr.update(label=t(lg, "stats") + " · " + t(lg, "model_view"))),
         (rebuild_btn, lambda lg: gr.update(value=t(lg, "rebuild"))),
+        *admin_relabels,
     ]
 
     def relabel(lg):

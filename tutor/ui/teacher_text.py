@@ -23,6 +23,7 @@ HEADERS = {
     "feedback": ("h_time", "h_rating", "h_comment", "h_question", "h_sources", "h_documents"),
     "flags": ("h_time", "h_category", "h_lang", "h_text"),
     "stats": ("h_lang", "h_subject", "h_documents", "h_passages"),
+    "totals": ("h_school", "h_documents", "h_questions", "h_unanswered", "h_ratings"),
     "jobs": ("h_file", "h_status", "h_pages", "h_left", "h_pages_unread", "h_message"),
 }
 
