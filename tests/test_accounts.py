@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 from gradio_client import Client, handle_file
-from test_ui import HashingEvidence, serve
+from test_ui import HashingEvidence, serve, text_of
 
 from tutor.answer.extractive import ExtractiveComposer
 from tutor.auth import TeacherAuth
@@ -397,3 +397,28 @@ def test_admin_actions_through_the_api_follow_the_role(school):
         "kk", "school_added", name="School 9")
     assert region.predict("School 9", "en", api_name="/teacher_add_school")[0] == t(
         "en", "dir_school_exists", name="School 9")
+
+
+@pytest.mark.integration  # launches the server
+def test_a_student_with_a_class_code_gets_that_class_and_never_another(school):
+    """Through /join_class and /ask as a browser does: the code chooses the class whose
+    lessons answer; another class's lesson is never quoted, and an unknown code is said so."""
+    student = Client(school.url, verbose=False, download_files=False)
+    try:
+        code, _, said = student.predict(school.a.code.lower(), "en", api_name="/join_class")
+        assert code == school.a.code and "7A" in said
+
+        def answer(question: str, code: str) -> str:
+            return text_of(student.predict(question, [], "explain", "en", "en", code, api_name="/ask")[0][-1])
+
+        assert "volcanoes" in answer("What is the Alpha lesson about?", school.a.code)
+        leaked = answer("What is the Bravo lesson about?", school.a.code)
+        assert "glaciers" not in leaked and "Bravo" not in leaked.replace("the Bravo lesson", "")
+        assert "glaciers" in answer("What is the Bravo lesson about?", school.b.code)
+        # without a code: the school's default class, which sees neither class's lesson
+        assert "volcanoes" not in answer("What is the Alpha lesson about?", "")
+        assert t("en", "class_unknown", code="NOPE42") == student.predict("NOPE42", "en", api_name="/join_class")[2]
+        asked = school.store.query("SELECT class_id FROM questions WHERE question LIKE 'What is the Alpha%'")
+        assert [r[0] for r in asked] == [school.a.id, school.services.directory.default_class().id]
+    finally:
+        student.close()

@@ -32,7 +32,7 @@ PHOTOSYNTHESIS_KK = "Фотосинтез дегеніміз не?"
 OFF_CORPUS_KK = "Мона Лизаны кім салған?"  # who painted the Mona Lisa: in no bundled lesson
 CITE = "<details class='ustaz-cite'>"
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
-STUDENT_ENDPOINTS = {"/ask", "/clear", "/feedback", "/set_ui_language", "/eval_report", "/new_session"}
+STUDENT_ENDPOINTS = {"/ask", "/clear", "/feedback", "/join_class", "/set_ui_language", "/eval_report", "/new_session"}
 TEACHER_ENDPOINTS = {"/teacher_login", "/teacher_logout", "/teacher_session", "/teacher_views",
                      "/teacher_upload", "/teacher_documents", "/teacher_select", "/teacher_edit",
                      "/teacher_delete", "/teacher_delete_confirm", "/teacher_rebuild", "/teacher_jobs",
@@ -874,7 +874,7 @@ def test_every_component_of_every_tab_speaks_the_chosen_language(lang, services,
                       [{"doc_key": "kk/biology-cell", "title": "Жасуша", "where": "Жасуша"}])
     page.fire(api_name="ask", inputs={b._id: v for b, v in zip(
         next(f for f in demo.fns.values() if f.api_name == "ask").inputs,
-        [PHOTOSYNTHESIS_KK, [], "explain", "auto", "s" * 32, start, []], strict=True)
+        [PHOTOSYNTHESIS_KK, [], "explain", "auto", "s" * 32, start, [], ""], strict=True)
         if b.__class__.__name__ != "State" or v is not None})
     password = page.block(_type="textbox", label=t(start, "teacher_password"))
     page.fire(api_name="teacher_login", inputs={password: PASSWORD})

@@ -113,7 +113,9 @@ def run(settings, folder: Path, quick: bool = False) -> Report:
             unscoped.append(timed(retriever.search, q, 10)[0])
     # the same searches with the question vectors already made (the app keeps recent ones):
     # what the scope masks and the fusion cost beyond the embedding
-    index.embedder = KnownQueries(uncached, queries)
+    index.embedder = KnownQueries(uncached)
+    for q, scope in zip(queries, asked_from):
+        retriever.search(q, 10, Filters(scope=scope))
     known = [timed(retriever.search, q, 10, Filters(scope=scope))[0]
              for _ in range(1 if quick else 3) for q, scope in zip(queries, asked_from)]
     index.embedder = uncached
@@ -165,13 +167,16 @@ def run(settings, folder: Path, quick: bool = False) -> Report:
 
 
 class KnownQueries:
-    """The embedder with the questions' vectors made in advance."""
+    """The embedder remembering every question vector it made (a warm-up pass makes them)."""
 
-    def __init__(self, embedder, queries: list[str]):
+    def __init__(self, embedder):
         self._inner = embedder
-        self._known = dict(zip(queries, embedder.encode_queries(queries)))
+        self._known: dict[str, np.ndarray] = {}
 
     def encode_queries(self, texts):
+        for text in texts:
+            if text not in self._known:
+                self._known[text] = self._inner.encode_queries([text])[0]
         return np.stack([self._known[t] for t in texts])
 
     def __getattr__(self, name):

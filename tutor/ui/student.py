@@ -34,8 +34,7 @@ def build_student(services, ui_lang: gr.State | gr.Radio, default_lang: str = "k
     saved_code = gr.BrowserState("", storage_key="ustaz_class_code")
     with gr.Accordion(t(default_lang, "my_class"), open=False) as class_box:
         with gr.Row():
-            class_code = gr.Textbox(label=t(default_lang, "class_code"), scale=3, max_length=20,
-                                    placeholder="K7M2QX")
+            class_code = gr.Textbox("", label=t(default_lang, "class_code"), scale=3, max_length=20)
             join = gr.Button(t(default_lang, "class_join"), scale=1, min_width=100)
         class_md = gr.Markdown(t(default_lang, "class_default"))
     # Grows with the conversation instead of a fixed 460px, so that at 1024x768 the question
