@@ -87,12 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grade", default="")
     p.add_argument("--lang", default="", choices=["", "kk", "ru", "en"])
     p.add_argument("--policy", default="", choices=["", "reference", "homework", "assessment"])
+    p.add_argument("--scope", default="", metavar="region|school:NAME|class:CODE",
+                   help="where the documents go: the region library, a school or a class "
+                        "(default: the default school)")
     p = cmd("index", "Manage the search index.")
     p.add_argument("action", choices=["rebuild", "status"])
     p = cmd("ask", "Answer one question with citations.")
     p.add_argument("question")
     p.add_argument("--mode", default="explain", choices=["explain", "hints", "quiz", "coach"])
     p.add_argument("--lang", default="auto", choices=["auto", "kk", "ru", "en"])
+    p.add_argument("--class", dest="class_code", default="", metavar="CODE",
+                   help="ask as a student of this class: its, its school's and the region's materials "
+                        "(default: the default school's default class)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p = cmd("eval", "Run the evaluation harness.")
     p.add_argument("--suite", action="append", default=None,

@@ -16,6 +16,7 @@ from tutor.answer.generative import GenerativeComposer
 from tutor.auth import set_password
 from tutor.bench import run_bench
 from tutor.config import REPO_ROOT, Settings
+from tutor.directory import Directory, DirectoryError
 from tutor.evaluation.admission import run_admission
 from tutor.evaluation.calibration import calibrate
 from tutor.evaluation.datasets import bundled_items
@@ -47,9 +48,16 @@ def _human(n: int) -> str:
 
 def cmd_ask(settings: Settings, args) -> int:
     started = time.perf_counter()
-    _, tutor, choice = build_tutor(settings)
+    runtime, tutor, choice = build_tutor(settings)
+    directory = Directory(runtime.store)
+    klass = directory.class_by_code(args.class_code) if args.class_code else directory.default_class()
+    if klass is None:
+        print(f"error: no class has the code {args.class_code!r} (tutor class list --school NAME)",
+              file=sys.stderr)
+        return 2
     ready = time.perf_counter()
-    answer = tutor.ask(args.question, session_id="cli", mode=args.mode, lang=args.lang)
+    answer = tutor.ask(args.question, session_id="cli", mode=args.mode, lang=args.lang,
+                       scope=directory.scope_of_class(klass))
     if args.json:
         data = answer.to_dict()
         data["timings"] = {"startup_s": round(ready - started, 2),
@@ -179,6 +187,13 @@ def _admit(settings: Settings) -> dict:
 
 def cmd_ingest(settings: Settings, args) -> int:
     runtime = build_runtime(settings)
+    place = None
+    if getattr(args, "scope", ""):
+        try:
+            place = Directory(runtime.store).place_for(args.scope)
+        except DirectoryError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     files: list[Path] = []
     for raw in args.paths:
         path = Path(raw)
@@ -191,7 +206,7 @@ def cmd_ingest(settings: Settings, args) -> int:
     for path in files:
         try:
             result = runtime.ingestor.ingest_path(path, subject=args.subject, grade=args.grade,
-                                                  lang=args.lang, policy=args.policy)
+                                                  lang=args.lang, policy=args.policy, place=place)
         except IngestError as exc:
             failures += 1
             print(f"error     {exc}", file=sys.stderr)
