@@ -13,6 +13,7 @@ run: setup
 test: setup
 	@scripts/install_browser.sh .venv
 	@scripts/install_postgres.sh
+	@scripts/install_nginx.sh
 	.venv/bin/python -m pytest -q
 	.venv/bin/tutor eval --suite quick --gate --no-progress --out eval/reports/ci
 
