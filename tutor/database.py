@@ -24,6 +24,8 @@ from urllib.parse import urlsplit, urlunsplit
 # generation bump and a job's batch commit rely on it.
 WRITER_LOCK = 0x7573_7461_7A  # "ustaz"
 POSTGRES_SCHEMES = ("postgresql", "postgres")
+# the channel a corpus change is announced on (NOTIFY is delivered at COMMIT, never before)
+CHANGES_CHANNEL = "ustaz_corpus"
 
 
 class IntegrityError(sqlite3.IntegrityError):
@@ -343,9 +345,14 @@ class PostgresDatabase:
         self._local = threading.local()
         self._catalog: tuple | None = None
         self._identity: frozenset[str] | None = None
+        self._listener = None  # the LISTEN connection, opened by the first wait_for_change
+        self._listen_lock = threading.Lock()
+        # check: a connection broken by a server restart is dropped when next taken from the
+        # pool instead of failing the request that took it
         self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False,
                                    kwargs={"autocommit": True, "row_factory": _row_factory},
-                                   configure=_configure, name="ustaz-store")
+                                   configure=_configure, check=ConnectionPool.check_connection,
+                                   name="ustaz-store")
         self.pool.open()
         try:
             self.pool.wait(timeout=30)
@@ -425,5 +432,40 @@ class PostgresDatabase:
         with self.pool.connection() as conn:
             return [t for t, _, _ in self.catalog(conn)]
 
+    def notify(self, conn: PgConnection, payload: str = "") -> None:
+        """Announce a change from inside its transaction; listeners hear it once it commits."""
+        conn.execute("SELECT pg_notify(?, ?)", (CHANGES_CHANNEL, payload))
+
+    def wait_for_change(self, timeout_s: float) -> bool:
+        """Block until a change is announced on any connection to this database, or
+        ``timeout_s`` passes; returns whether one was. The listening connection is its own,
+        outside the pool (a pooled one would be handed to requests), and is opened again after
+        the server restarts: the wait that opens it returns True at once, since a change may
+        have committed while nobody listened."""
+        import psycopg
+
+        with self._listen_lock:
+            if self._listener is None:
+                self._listener = psycopg.Connection.connect(self.url, autocommit=True, connect_timeout=10)
+                self._listener.execute(f"LISTEN {CHANGES_CHANNEL}")
+                return True
+            try:
+                heard = bool(list(self._listener.notifies(timeout=timeout_s, stop_after=1)))
+                if heard:  # several changes committed together need one look, not several
+                    for _ in self._listener.notifies(timeout=0.0):
+                        pass
+                return heard
+            except psycopg.Error:
+                self._close_listener()
+                raise
+
+    def _close_listener(self) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.close()
+            finally:
+                self._listener = None
+
     def close(self) -> None:
+        self._close_listener()
         self.pool.close()
