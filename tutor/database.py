@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -30,6 +31,15 @@ CHANGES_CHANNEL = "ustaz_corpus"
 
 class IntegrityError(sqlite3.IntegrityError):
     """A PostgreSQL constraint violation, catchable where SQLite's is caught."""
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database server cannot be reached (restarting, network down) or a connection broke
+    mid-request: the request did nothing, and the same request may succeed in a moment."""
+
+
+# a request waits this long for a pooled connection while the server restarts, then gives up
+POOL_TIMEOUT_S = 10.0
 
 
 class Database(Protocol):
@@ -326,6 +336,21 @@ def _configure(conn) -> None:
     conn.execute("SET lock_timeout = '30s'")
 
 
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    """A lost server as DatabaseUnavailable: a connection that broke (the pool replaces it) or
+    none to be had in POOL_TIMEOUT_S. A lock wait that timed out is an OperationalError too,
+    and the same advice holds: try again."""
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    try:
+        yield
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        raise DatabaseUnavailable(f"the database is unavailable ({type(exc).__name__}: "
+                                  f"{str(exc).strip()[:200]}); try again") from exc
+
+
 class PostgresDatabase:
     """A PostgreSQL database through a psycopg connection pool. Reads run on any pooled
     connection (autocommit, MVCC snapshots); a thread inside ``transaction()`` reads through
@@ -347,12 +372,16 @@ class PostgresDatabase:
         self._identity: frozenset[str] | None = None
         self._listener = None  # the LISTEN connection, opened by the first wait_for_change
         self._listen_lock = threading.Lock()
+        # seconds this process spent in queries and open transactions (lock waits included),
+        # and how many: the replica bench sets them against the answers (tutor/bench/replicas.py)
+        self.busy_s, self.calls = 0.0, 0
+        self._busy_lock = threading.Lock()
         # check: a connection broken by a server restart is dropped when next taken from the
         # pool instead of failing the request that took it
         self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False,
                                    kwargs={"autocommit": True, "row_factory": _row_factory},
                                    configure=_configure, check=ConnectionPool.check_connection,
-                                   name="ustaz-store")
+                                   timeout=POOL_TIMEOUT_S, name="ustaz-store")
         self.pool.open()
         try:
             self.pool.wait(timeout=30)
@@ -392,24 +421,37 @@ class PostgresDatabase:
         self.catalog(conn)
         return self._identity
 
+    def _count(self, start: float) -> None:
+        with self._busy_lock:
+            self.busy_s += time.perf_counter() - start
+            self.calls += 1
+
     @contextmanager
     def transaction(self) -> Iterator[PgConnection]:
         if getattr(self._local, "conn", None) is not None:
             raise RuntimeError("a transaction is already open in this thread")
-        with self.pool.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
-            self._local.conn = PgConnection(conn, self)
-            try:
-                yield self._local.conn
-            finally:
-                self._local.conn = None
+        start = time.perf_counter()
+        try:
+            with _unavailable(), self.pool.connection() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+                self._local.conn = PgConnection(conn, self)
+                try:
+                    yield self._local.conn
+                finally:
+                    self._local.conn = None
+        finally:
+            self._count(start)
 
     def query(self, sql: str, params: Iterable = ()) -> list[Row]:
         current = getattr(self._local, "conn", None)
         if current is not None:
             return current.execute(sql, params).fetchall()
-        with self.pool.connection() as conn:
-            return PgConnection(conn, self).execute(sql, params).fetchall()
+        start = time.perf_counter()
+        try:
+            with _unavailable(), self.pool.connection() as conn:
+                return PgConnection(conn, self).execute(sql, params).fetchall()
+        finally:
+            self._count(start)
 
     def rows(self, sql: str, batch: int = 2000) -> Iterator[Row]:
         """The rows of a large result through a server-side cursor, ``batch`` at a time."""

@@ -10,6 +10,7 @@ replicas behind a load balancer the next question may land on any of them
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -56,6 +57,16 @@ class SessionState:
             item = QuizItem(quiz["prompt"], quiz["answer"], quiz["sentence"], Hit(chunk, quiz["score"]))
         return cls({k: int(v) for k, v in data.get("hint_levels", {}).items()}, data.get("hint_question"),
                    item, int(data.get("quiz_count", 0)))
+
+
+def browser_session(session_hash: str | None, fallback: str) -> str:
+    """The Tutor's session id of a browser tab: derived from the tab's Gradio session hash,
+    which the browser sends to whichever replica serves it (a ``gr.State`` lives in one
+    replica's memory and would start afresh on another). Hashed, so the id has the
+    pseudonymous uuid form the question log keeps. ``fallback`` where there is no hash."""
+    if not session_hash:
+        return fallback
+    return hashlib.sha256(f"ustaz-session:{session_hash}".encode()).hexdigest()[:32]
 
 
 class Sessions(Protocol):
