@@ -74,3 +74,11 @@ def test_session_states_round_trip_and_expire_on_either_backend(database_url, fa
         assert [r["session_id"] for r in store.query("SELECT session_id FROM student_sessions")] == ["s2"]
     finally:
         store.close()
+
+
+def test_explanations_alone_write_no_session_row(fake_runtime):
+    a = replica(fake_runtime)
+    a.ask("Что такое фотосинтез?", session_id="reader")
+    assert not a.store.query("SELECT 1 FROM student_sessions WHERE session_id='reader'")
+    a.ask("Фотосинтез", session_id="reader", mode="quiz")
+    assert a.store.query("SELECT 1 FROM student_sessions WHERE session_id='reader'")

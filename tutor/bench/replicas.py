@@ -84,19 +84,35 @@ class Replicas:
                 proc.kill()
 
 
+class _Start:
+    """The students' barrier in two steps: all connected, then (usage read) all ask."""
+
+    def __init__(self, parties: int):
+        self.connected, self.go = threading.Barrier(parties), threading.Barrier(parties)
+
+    def wait(self) -> None:
+        self.connected.wait()
+        self.go.wait()
+
+    def abort(self) -> None:
+        self.connected.abort()
+        self.go.abort()
+
+
 def _class_asks(replicas: Replicas, items: list[dict], students: int, per_student: int) -> dict:
     rng = random.Random(0)
     questions = [rng.sample(items, per_student) for _ in range(students)]
     times: list[float] = []
     errors: list[str] = []
-    ready = threading.Barrier(students + 1)
+    ready = _Start(students + 1)
     workers = [threading.Thread(target=student, daemon=True, args=(replicas.url(i), questions[i], times, errors, ready))
                for i in range(students)]
     for w in workers:
         w.start()
-    ready.wait()
+    ready.connected.wait()
     time.sleep(1.2)  # the replicas' statistics files catch up with the connections' work
     cpu0, db0, calls0 = replicas.usage()
+    ready.go.wait()
     t0 = time.perf_counter()
     for w in workers:
         w.join(timeout=1800)

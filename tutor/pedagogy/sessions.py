@@ -104,8 +104,9 @@ class MemorySessions:
 
 class StoreSessions:
     """Session states in the database, shared by every replica on it. Each write is one
-    upsert outside the store's writer lock (a student's state is theirs alone); states
-    untouched for ``ttl_s`` are ignored and, every ``purge_every`` writes, deleted."""
+    upsert outside the store's writer lock (a student's state is theirs alone); an empty
+    state is not written; states untouched for ``ttl_s`` are ignored and, every
+    ``purge_every`` writes, deleted."""
 
     def __init__(self, store, ttl_s: float = SESSION_TTL_S, purge_every: int = 200):
         self.store = store
@@ -116,9 +117,13 @@ class StoreSessions:
     def get(self, session_id: str) -> SessionState:
         rows = self.store.query("SELECT state FROM student_sessions WHERE session_id=? AND updated>?",
                                 (session_id, time.time() - self.ttl_s))
-        return SessionState.from_json(rows[0]["state"]) if rows else SessionState()
+        state = SessionState.from_json(rows[0]["state"]) if rows else SessionState()
+        state.stored = bool(rows)  # (not a field: compared and serialised states ignore it)
+        return state
 
     def put(self, session_id: str, state: SessionState) -> None:
+        if not getattr(state, "stored", True) and state == SessionState():
+            return  # most answers are explanations: no row for a student who never took a hint
         self.store.query("INSERT OR REPLACE INTO student_sessions (session_id, state, updated) VALUES (?,?,?)",
                          (session_id, state.to_json(), time.time()))
         self._writes += 1
