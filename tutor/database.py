@@ -374,7 +374,7 @@ class PostgresDatabase:
         self._listen_lock = threading.Lock()
         # seconds this process spent in queries and open transactions (lock waits included),
         # and how many: the replica bench sets them against the answers (tutor/bench/replicas.py)
-        self.busy_s, self.calls = 0.0, 0
+        self.busy_s, self.calls, self.write_s = 0.0, 0, 0.0
         self._busy_lock = threading.Lock()
         # check: a connection broken by a server restart is dropped when next taken from the
         # pool instead of failing the request that took it
@@ -421,9 +421,11 @@ class PostgresDatabase:
         self.catalog(conn)
         return self._identity
 
-    def _count(self, start: float) -> None:
+    def _count(self, start: float, write: bool = False) -> None:
         with self._busy_lock:
-            self.busy_s += time.perf_counter() - start
+            spent = time.perf_counter() - start
+            self.busy_s += spent
+            self.write_s += spent if write else 0.0
             self.calls += 1
 
     @contextmanager
@@ -440,7 +442,7 @@ class PostgresDatabase:
                 finally:
                     self._local.conn = None
         finally:
-            self._count(start)
+            self._count(start, write=True)
 
     def query(self, sql: str, params: Iterable = ()) -> list[Row]:
         current = getattr(self._local, "conn", None)

@@ -26,7 +26,8 @@ def _write_stats(store, path: Path, every_s: float) -> None:
     while True:
         times = os.times()
         stats = {"pid": os.getpid(), "at": time.time(), "cpu_s": times.user + times.system,
-                 "db_busy_s": getattr(db, "busy_s", None), "db_calls": getattr(db, "calls", None)}
+                 "db_busy_s": getattr(db, "busy_s", None), "db_calls": getattr(db, "calls", None),
+                 "db_write_s": getattr(db, "write_s", None)}
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(stats))
         tmp.replace(path)

@@ -66,13 +66,15 @@ class Replicas:
     def url(self, i: int) -> str:
         return f"http://127.0.0.1:{self.ports[i % self.n]}/"
 
-    def usage(self) -> tuple[float, float, int]:
-        """CPU seconds of the replica processes, seconds they spent in the database, and calls."""
+    def usage(self) -> tuple[float, float, int, float]:
+        """CPU seconds of the replica processes, seconds they spent in the database, calls, and
+        the seconds of those in write transactions."""
         import psutil
 
         cpu = sum(sum(psutil.Process(p.pid).cpu_times()[:2]) for p in self.procs)
         stats = [read_stats(d) for d in self.dirs]
-        return cpu, sum(s.get("db_busy_s") or 0.0 for s in stats), sum(s.get("db_calls") or 0 for s in stats)
+        return (cpu, sum(s.get("db_busy_s") or 0.0 for s in stats), sum(s.get("db_calls") or 0 for s in stats),
+                sum(s.get("db_write_s") or 0.0 for s in stats))
 
     def __exit__(self, *exc) -> None:
         for proc in self.procs:
@@ -111,14 +113,14 @@ def _class_asks(replicas: Replicas, items: list[dict], students: int, per_studen
         w.start()
     ready.connected.wait()
     time.sleep(1.2)  # the replicas' statistics files catch up with the connections' work
-    cpu0, db0, calls0 = replicas.usage()
+    cpu0, db0, calls0, write0 = replicas.usage()
     ready.go.wait()
     t0 = time.perf_counter()
     for w in workers:
         w.join(timeout=1800)
     wall = time.perf_counter() - t0
     time.sleep(1.2)
-    cpu1, db1, calls1 = replicas.usage()
+    cpu1, db1, calls1, write1 = replicas.usage()
     answered = len(times)
     lat = latency(times)
     per = (lambda x: x / answered if answered else None)  # noqa: E731
@@ -128,7 +130,8 @@ def _class_asks(replicas: Replicas, items: list[dict], students: int, per_studen
             "p50_s": lat["p50_ms"] / 1000 if times else None, "p95_s": lat["p95_ms"] / 1000 if times else None,
             "wall_s": wall, "answers_per_s": answered / wall if wall else None,
             "cpu_s_per_answer": per(cpu1 - cpu0), "db_s_per_answer": per(db1 - db0),
-            "db_calls_per_answer": per(calls1 - calls0), "mean_answer_s": mean_s,
+            "db_calls_per_answer": per(calls1 - calls0), "db_write_s_per_answer": per(write1 - write0),
+            "mean_answer_s": mean_s,
             "db_share_of_answer": (db1 - db0) / answered / mean_s if answered and mean_s else None,
             "replica_start_s": replicas.start_s}
 
@@ -193,10 +196,11 @@ def run(settings, folder: Path, quick: bool = False, replicas: int = 2) -> Repor
                          f"replicas (composer setting {settings.composer}, queue concurrency "
                          f"{settings.queue_concurrency} per replica)",
                          ["replicas", "answered", "errors", "p50 s", "p95 s", "answers/s", "CPU-s/answer",
-                          "DB s/answer", "DB calls/answer", "DB share of an answer"])
+                          "DB s/answer", "of it in writes", "DB calls/answer", "DB share of an answer"])
     for r in rows:
         table.add(r["replicas"], r["answered"], r["errors"], r["p50_s"], r["p95_s"], r["answers_per_s"],
-                  r["cpu_s_per_answer"], r["db_s_per_answer"], r["db_calls_per_answer"], r["db_share_of_answer"])
+                  r["cpu_s_per_answer"], r["db_s_per_answer"], r["db_write_s_per_answer"], r["db_calls_per_answer"],
+                  r["db_share_of_answer"])
     seen = [d for d in delays if d is not None]
     refresh = latency(seen) if seen else {}
     if delays:
