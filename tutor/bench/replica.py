@@ -64,7 +64,7 @@ def start(env: dict[str, str], data_dir: Path, port: int, hashing: bool = False,
     full.update(env)
     full.update({"TUTOR_DATA_DIR": str(data_dir), "TUTOR_PORT": str(port), "TUTOR_HOST": "127.0.0.1",
                  "GRADIO_ANALYTICS_ENABLED": "False"})
-    log = open(log_path or data_dir / "replica.log", "wb")  # noqa: SIM115 - the process owns it
+    log = open(log_path or data_dir / "replica.log", "wb")  # (the process writes it; closed with it)
     return subprocess.Popen([sys.executable, "-m", "tutor.bench.replica",
                              *(["--hashing-embedder"] if hashing else [])],
                             env=full, stdout=log, stderr=subprocess.STDOUT)
