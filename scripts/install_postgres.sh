@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install PostgreSQL for the store tests, which start a throwaway server of their own
-# (tests/pg.py: initdb in a temporary folder); the app itself needs it only for a regional
+# (tutor/bench/postgres.py: initdb in a temporary folder); the app itself needs it only for a regional
 # database. Idempotent: apt-get runs only when the package is missing.
 #
 # usage: scripts/install_postgres.sh

@@ -1,22 +1,18 @@
 """Time the store's common operations on SQLite and on a throwaway PostgreSQL server
-(tests/pg.py), for docs/decisions/2026-12-07-postgresql-store.md.
+(tutor/bench/postgres.py), for docs/decisions/2026-12-07-postgresql-store.md.
 
 usage: .venv/bin/python scripts/measure_store_backends.py
 """
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from pg import TemporaryPostgres  # noqa: E402
-
-from tutor.store import Chunk, Document, Store  # noqa: E402
+from tutor.bench.postgres import TemporaryPostgres
+from tutor.store import Chunk, Document, Store
 
 
 def measure(location: str) -> dict[str, float]:

@@ -9,4 +9,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 [ -x "$PY" ] || PY=python3
-exec "$PY" tests/pg.py
+exec "$PY" -m tutor.bench.postgres

@@ -129,9 +129,9 @@ def uploaded_runtime(folder: Path, fake_corpus_dir: Path, paths: list[Path]):
 
 @pytest.fixture(scope="session")
 def postgres():
-    """A real PostgreSQL server for the whole run (tests/pg.py), started on first use. Skipped
+    """A real PostgreSQL server for the whole run (tutor/bench/postgres.py), started on first use. Skipped
     only where its binaries are absent; `make test` installs them (scripts/install_postgres.sh)."""
-    from pg import TemporaryPostgres, find_bin
+    from tutor.bench.postgres import TemporaryPostgres, find_bin
 
     if find_bin() is None:
         pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found: run scripts/install_postgres.sh")

@@ -1,5 +1,5 @@
 """`tutor db migrate`: a school's SQLite data folder moved into a real PostgreSQL database
-(tests/pg.py) without loss, checked table by table."""
+(tutor/bench/postgres.py) without loss, checked table by table."""
 
 from __future__ import annotations
 

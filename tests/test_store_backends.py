@@ -1,4 +1,4 @@
-"""The store on both backends: an SQLite file and a real PostgreSQL server (tests/pg.py).
+"""The store on both backends: an SQLite file and a real PostgreSQL server (tutor/bench/postgres.py).
 Every test that takes ``database_url`` runs once per backend on a fresh database."""
 
 from __future__ import annotations

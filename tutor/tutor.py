@@ -7,16 +7,14 @@ hand it fakes and the app hands it real models.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from tutor.answer.extractive import ExtractiveComposer
 from tutor.answer.types import MODES, Answer, Citation, Composer
 from tutor.i18n import LANGS, t
 from tutor.pedagogy import coach, hints, quiz
 from tutor.pedagogy.out_of_scope import cannot_know, topic_query
+from tutor.pedagogy.sessions import MemorySessions, Sessions, SessionState
 from tutor.retrieval.hybrid import Filters, Hit, Retriever, SearchResult
 from tutor.safety.instructions import sanitize_hits
 from tutor.safety.moderation import SERIOUS, moderate
@@ -29,42 +27,27 @@ from tutor.text.textnorm import tokenize
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class SessionState:
-    # the hint ladder's level per question (a worksheet's task, or the question's words), and
-    # the question that "another hint" continues
-    hint_levels: dict[str, int] = field(default_factory=dict)
-    hint_question: str | None = None
-    pending_quiz: quiz.QuizItem | None = None
-    quiz_count: int = 0
-
-
 class Tutor:
     def __init__(self, retriever: Retriever, store: TutorStore, composer: Composer | None = None,
                  extractive: ExtractiveComposer | None = None,
-                 top_k: int = 5, max_sessions: int = 5000, keep_questions: bool = True):
+                 top_k: int = 5, max_sessions: int = 5000, keep_questions: bool = True,
+                 sessions: Sessions | None = None):
         self.retriever = retriever
         self.store = store
         self.extractive = extractive or ExtractiveComposer(getattr(retriever.index, "embedder", None))
         self.composer = composer or self.extractive
         self.top_k = top_k
         self.keep_questions = keep_questions  # retention_days = 0: store no questions at all
-        self._sessions: OrderedDict[str, SessionState] = OrderedDict()
-        self._max_sessions = max_sessions
-        self._lock = threading.Lock()
+        # a student's hint ladder and pending quiz: in this process, or in the database when
+        # replicas share the students (tutor/pedagogy/sessions.py)
+        self.sessions = sessions or MemorySessions(max_sessions)
 
     # ---------------------------------------------------------------- sessions
     def session(self, session_id: str) -> SessionState:
-        with self._lock:
-            state = self._sessions.pop(session_id, None) or SessionState()
-            self._sessions[session_id] = state
-            while len(self._sessions) > self._max_sessions:
-                self._sessions.popitem(last=False)
-            return state
+        return self.sessions.get(session_id)
 
     def reset(self, session_id: str) -> None:
-        with self._lock:
-            self._sessions.pop(session_id, None)
+        self.sessions.delete(session_id)
 
     # ------------------------------------------------------------------ asking
     def ask(self, question: str, session_id: str = "anonymous", mode: str = "explain",
@@ -102,6 +85,7 @@ class Tutor:
         state = self.session(session_id)
         if mode == "quiz" and state.pending_quiz is not None:
             answer = self._check_quiz(state, clean, lang)
+            self.sessions.put(session_id, state)
             yield answer.text, answer
             return
         # "Тағы кеңес беріңізші" climbs the ladder of the question asked before: it is no
@@ -161,6 +145,7 @@ class Tutor:
         answer.confidence = result.confidence
         if answer.composer != "hints":  # "another hint" after an explanation starts nothing stale
             state.hint_question = None
+        self.sessions.put(session_id, state)
         blocked = moderate(answer.text) if answer.citations else ""
         if blocked and blocked != "assessment_cheating":
             self.store.add_flag(session_id, blocked, lang, None, class_id)

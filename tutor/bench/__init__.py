@@ -25,6 +25,7 @@ BENCHES = {
     "load": "tutor.bench.load",
     "ocr": "tutor.bench.ocr",
     "retrieval-scopes": "tutor.bench.scopes",
+    "load-replicas": "tutor.bench.replicas",
 }
 
 
@@ -33,9 +34,12 @@ def bench_settings(settings: Settings, folder: Path) -> Settings:
     return settings.replace(data_dir=str(folder / "data"), model_cache=str(settings.model_path))
 
 
-def run_one(name: str, settings: Settings, quick: bool = False, max_chunks: int | None = None) -> Report:
+def run_one(name: str, settings: Settings, quick: bool = False, max_chunks: int | None = None,
+            replicas: int = 0) -> Report:
     module = importlib.import_module(BENCHES[name])
     extra = {"max_chunks": max_chunks} if max_chunks and name == "retrieval" else {}
+    if name == "load-replicas":
+        extra = {"replicas": replicas}
     started, cpu = time.perf_counter(), os.times()
     with tempfile.TemporaryDirectory(prefix=f"ustaz-bench-{name}-") as tmp:
         report = module.run(bench_settings(settings, Path(tmp)), Path(tmp), quick=quick, **extra)
@@ -50,7 +54,10 @@ def run_one(name: str, settings: Settings, quick: bool = False, max_chunks: int 
 
 def run_bench(settings: Settings, args) -> int:
     name = "retrieval-scopes" if args.what == "retrieval" and getattr(args, "scopes", False) else args.what
-    report = run_one(name, settings, quick=args.quick, max_chunks=getattr(args, "max_chunks", None))
+    replicas = getattr(args, "replicas", 0) or 0
+    name = "load-replicas" if args.what == "load" and replicas else name
+    report = run_one(name, settings, quick=args.quick, max_chunks=getattr(args, "max_chunks", None),
+                     replicas=replicas)
     md_path, json_path = write_report(report, Path(args.out))
     print(report.markdown())
     print(f"\nwritten: {md_path} and {json_path}")

@@ -53,7 +53,7 @@ def build_blocks(services: Services, default_lang: str = "kk") -> gr.Blocks:
 
 def build_app(settings, runtime=None, tutor=None, composer_choice=None):
     if tutor is None:
-        runtime, tutor, composer_choice = build_tutor(settings, runtime)
+        runtime, tutor, composer_choice = build_tutor(settings, runtime, shared_sessions=True)
     auth = TeacherAuth(settings.data_path, settings.teacher_password)
     services = Services(settings, runtime, tutor, auth, composer_choice)
     demo = build_blocks(services)

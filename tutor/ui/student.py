@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gradio as gr
 
+from tutor.database import DatabaseUnavailable
 from tutor.i18n import t
+from tutor.pedagogy.sessions import browser_session
 from tutor.ui.render import answer_markdown
 
 MODES = ("explain", "hints", "quiz", "coach")
@@ -60,7 +62,8 @@ def build_student(services, ui_lang: gr.State | gr.Radio, default_lang: str = "k
         comment_send = gr.Button(t(default_lang, "feedback_send"), scale=1)
     feedback_note = gr.Markdown("")
 
-    def ask(message, history, mode_value, lang_value, sid, ui, answers, code=""):
+    def ask(message, history, mode_value, lang_value, sid, ui, answers, code="", request: gr.Request = None):
+        sid = browser_session(getattr(request, "session_hash", None), sid)
         history = list(history or [])
         message = (message or "").strip()
         if not message:
@@ -68,12 +71,17 @@ def build_student(services, ui_lang: gr.State | gr.Radio, default_lang: str = "k
         history.append({"role": "user", "content": message})
         history.append({"role": "assistant", "content": "…"})
         final = None
-        for text, answer in services.ask_stream(message, sid, mode_value, lang_value, code or ""):
-            if answer is None:
-                history[-1] = {"role": "assistant", "content": text + " ▌"}
-                yield history, "", {}, answers
-            else:
-                final = answer
+        try:
+            for text, answer in services.ask_stream(message, sid, mode_value, lang_value, code or ""):
+                if answer is None:
+                    history[-1] = {"role": "assistant", "content": text + " ▌"}
+                    yield history, "", {}, answers
+                else:
+                    final = answer
+        except DatabaseUnavailable:  # (a region server restarting) the question stays in the box
+            history[-1] = {"role": "assistant", "content": t(ui or "kk", "database_unavailable")}
+            yield history, message, {}, answers
+            return
         history[-1] = {"role": "assistant", "content": answer_markdown(final, ui or final.lang)}
         meta = {"doc_keys": [c.doc_key for c in final.citations],
                 "subject": final.citations[0].subject if final.citations else "",
@@ -82,8 +90,8 @@ def build_student(services, ui_lang: gr.State | gr.Radio, default_lang: str = "k
                             for c in final.citations]}
         yield history, "", meta, [*(answers or []), [len(history) - 1, final]]
 
-    def clear_chat(sid):
-        services.tutor.reset(sid)
+    def clear_chat(sid, request: gr.Request = None):
+        services.tutor.reset(browser_session(getattr(request, "session_hash", None), sid))
         return [], "", {}, []
 
     def rerender(history, answers, ui):
@@ -93,13 +101,15 @@ def build_student(services, ui_lang: gr.State | gr.Radio, default_lang: str = "k
                 history[i] = {"role": "assistant", "content": answer_markdown(answer, ui)}
         return history
 
-    def on_like(data: gr.LikeData, sid, meta, code):
+    def on_like(data: gr.LikeData, sid, meta, code, request: gr.Request = None):
+        sid = browser_session(getattr(request, "session_hash", None), sid)
         meta = meta or {}
         services.feedback(sid, 1 if data.liked else -1, "", meta.get("doc_keys", []),
                           meta.get("subject", ""), meta.get("question", ""), meta.get("sources", []),
                           code or "")
 
-    def on_comment(text, sid, meta, ui, code=""):
+    def on_comment(text, sid, meta, ui, code="", request: gr.Request = None):
+        sid = browser_session(getattr(request, "session_hash", None), sid)
         if not (text or "").strip():
             return "", ""
         meta = meta or {}
