@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     p.add_argument("--max-chunks", type=int, default=None,
                    help="retrieval: largest corpus size measured (e.g. 100000 skips the 1M runs)")
+    p.add_argument("--pages", type=int, default=None,
+                   help="ingest: pages of the text textbook, also the answers' background job (default 300)")
+    p.add_argument("--library-pages", type=int, default=None,
+                   help="ingest: pages of each of the folder's four text PDFs (default 50)")
+    p.add_argument("--scanned-pages", type=int, default=None,
+                   help="ingest: pages of each of the folder's two scanned PDFs, OCR'd (default 6, at least 2; "
+                        "about 5 s a page a core); the answers' scanned job has twice as many")
     p.add_argument("--out", default="bench", help="folder for the Markdown and JSON results")
     p = cmd("models", "Show (and provision) the embedder and generator.")
     p.add_argument("--timings", action="store_true", help="time a cold and a warm load")

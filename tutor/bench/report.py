@@ -56,6 +56,7 @@ class Report:
     results: dict = field(default_factory=dict)  # the figures, for tools and tests
     tables: list[Table] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    options: dict = field(default_factory=dict)  # size flags the run was given, e.g. {"pages": 100}
 
     def table(self, title: str, columns: list[str]) -> Table:
         table = Table(title, columns)
@@ -64,7 +65,8 @@ class Report:
 
     @property
     def command(self) -> str:
-        return f"tutor bench {self.name}" + (" --quick" if self.quick else "")
+        flags = "".join(f" --{k.replace('_', '-')} {v}" for k, v in self.options.items())
+        return f"tutor bench {self.name}" + (" --quick" if self.quick else "") + flags
 
     def markdown(self) -> str:
         m = self.machine
