@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from conftest import CORPUS, model_cache
 
 from tutor.bench import BENCHES
 from tutor.bench.report import Report, Table, fmt
-from tutor.bench.synthetic import corpus_docs, make_pdf, text_pages
+from tutor.bench.synthetic import SCAN_FONT, corpus_docs, make_pdf, scanned_pdf, text_pages
 from tutor.cli import build_parser, main
 from tutor.models import verify_folder
 from tutor.retrieval.embedders import HashingEmbedder
@@ -41,6 +42,26 @@ def test_generated_pdf_reads_back_as_kazakh_text_with_pages():
     assert any(c in text for c in "әғқңөұүі"), text[:200]
     assert {b.page for b in parsed.blocks} == {1, 2, 3}
     assert chunk_blocks(parsed.title, parsed.blocks)
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None or not SCAN_FONT.exists(),
+                    reason="tesseract or DejaVu Sans is not installed (scripts/install_ocr.sh)")
+def test_scanned_pdf_has_no_text_layer_and_ocr_reads_its_kazakh_back():
+    from tutor.ingest.readers import read_file
+
+    docs = [d for d in corpus_docs(CORPUS) if d.lang == "kk"]
+    pages = text_pages(docs, 1, seed=3)
+    parsed = read_file("scan.pdf", scanned_pdf(pages, "Оқулық"))
+    assert parsed.stats["ocr_pages"] == 1 and parsed.stats["ocr_confidence"] > 0.8
+    printed = {w.strip(".,;:").lower() for line in pages[0] for w in line.split() if len(w) > 6}
+    read = {w.strip(".,;:").lower() for b in parsed.blocks for w in b.text.split()}
+    assert len(printed & read) / len(printed) > 0.8
+
+
+def test_the_report_names_the_sizes_it_ran_with():
+    report = Report("ingest", False, {}, options={"pages": 100, "scanned_pages": 6})
+    assert report.command == "tutor bench ingest --pages 100 --scanned-pages 6"
+    assert "tutor bench ingest --pages 100 --scanned-pages 6" in report.markdown()
 
 
 def test_synthetic_corpus_keeps_real_vectors_and_grows_with_unit_vectors():
@@ -152,12 +173,22 @@ def test_bench_ingest_quick(tmp_path, capsys):
     r = run_quick("ingest", tmp_path, capsys)
     assert r["status"] == "added" and r["chunks"] > 0 and r["pages"] > 0
     assert r["ours_chunks_s"] > 0 and r["ratio"] > 0
-    assert [run["workers"] for run in r["library"]] == [1, 2]
-    assert all(run["done"] == 2 and run["pages"] == 12 and run["pages_s"] > 0 for run in r["library"])
+    text = [run for run in r["library"] if not run.get("scanned")]
+    scans = [run for run in r["library"] if run.get("scanned")]
+    assert [run["workers"] for run in text] == [run["workers"] for run in scans] == [1, 2]
+    assert all(run["done"] == 2 and run["pages"] == 12 and run["pages_s"] > 0 for run in text)
+    # every scanned page was read by OCR into passages
+    assert all(run["done"] == 2 and run["pages"] == 4 and run["chunks"] >= 4 and run["pages_s"] > 0 for run in scans)
     answers = r["answers_during_ingest"]
-    assert set(answers) == {"idle", "during ingest (as the app runs it)", "during ingest, no priority measures"}
+    assert set(answers) == {"idle", "during ingest (as the app runs it)", "during ingest, no priority measures",
+                            "during OCR of a scanned PDF (as the app runs it)"}
     assert all(a["n"] > 0 and a["p95_ms"] > 0 for a in answers.values())
-    assert all(a["status"] == "done" and a["pages"] == 12 for name, a in answers.items() if name != "idle")
+    assert all(a["status"] == "done" and a["pages"] == (4 if a["scanned"] else 12)
+               for name, a in answers.items() if name != "idle")
+    data = json.loads((tmp_path / "out" / "ingest.json").read_text(encoding="utf-8"))
+    folder = next(t for t in data["tables"] if t["title"].startswith("A school's textbook folder"))
+    ocr_column = folder["columns"].index("pages/s OCR")
+    assert [row[ocr_column] is not None for row in folder["rows"]] == [False, False, True, True]
 
 
 @pytest.mark.integration

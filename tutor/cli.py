@@ -124,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replicas", type=int, default=0, metavar="N",
                    help="load: N app processes on one PostgreSQL database (TUTOR_DATABASE_URL, or a throwaway "
                         "server), compared with 1; also the delay before an upload is answered from elsewhere")
+    p.add_argument("--pages", type=int, default=None,
+                   help="ingest: pages of the text textbook, also the answers' background job (default 300)")
+    p.add_argument("--library-pages", type=int, default=None,
+                   help="ingest: pages of each of the folder's four text PDFs (default 50)")
+    p.add_argument("--scanned-pages", type=int, default=None,
+                   help="ingest: pages of each of the folder's two scanned PDFs, OCR'd (default 6, at least 2; "
+                        "about 5 s a page a core); the answers' scanned job has twice as many")
     p.add_argument("--out", default="bench", help="folder for the Markdown and JSON results")
     p = cmd("models", "Show (and provision) the embedder and generator.")
     p.add_argument("--timings", action="store_true", help="time a cold and a warm load")

@@ -34,15 +34,18 @@ def bench_settings(settings: Settings, folder: Path) -> Settings:
     return settings.replace(data_dir=str(folder / "data"), model_cache=str(settings.model_path))
 
 
-def run_one(name: str, settings: Settings, quick: bool = False, max_chunks: int | None = None,
-            replicas: int = 0) -> Report:
+# Size flags of `tutor bench` and the benchmark that takes each.
+SIZES = {"max_chunks": "retrieval", "pages": "ingest", "library_pages": "ingest", "scanned_pages": "ingest",
+         "replicas": "load-replicas"}
+
+
+def run_one(name: str, settings: Settings, quick: bool = False, **sizes) -> Report:
     module = importlib.import_module(BENCHES[name])
-    extra = {"max_chunks": max_chunks} if max_chunks and name == "retrieval" else {}
-    if name == "load-replicas":
-        extra = {"replicas": replicas}
+    extra = {k: v for k, v in sizes.items() if v and SIZES.get(k) == name}
     started, cpu = time.perf_counter(), os.times()
     with tempfile.TemporaryDirectory(prefix=f"ustaz-bench-{name}-") as tmp:
         report = module.run(bench_settings(settings, Path(tmp)), Path(tmp), quick=quick, **extra)
+    report.options = extra
     wall = time.perf_counter() - started
     used = sum(os.times()[:4]) - sum(cpu[:4])
     # Other programs on the machine slow every figure down; these two numbers show it.
@@ -54,10 +57,8 @@ def run_one(name: str, settings: Settings, quick: bool = False, max_chunks: int 
 
 def run_bench(settings: Settings, args) -> int:
     name = "retrieval-scopes" if args.what == "retrieval" and getattr(args, "scopes", False) else args.what
-    replicas = getattr(args, "replicas", 0) or 0
-    name = "load-replicas" if args.what == "load" and replicas else name
-    report = run_one(name, settings, quick=args.quick, max_chunks=getattr(args, "max_chunks", None),
-                     replicas=replicas)
+    name = "load-replicas" if args.what == "load" and getattr(args, "replicas", 0) else name
+    report = run_one(name, settings, quick=args.quick, **{k: getattr(args, k, None) for k in SIZES})
     md_path, json_path = write_report(report, Path(args.out))
     print(report.markdown())
     print(f"\nwritten: {md_path} and {json_path}")

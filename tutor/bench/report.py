@@ -57,6 +57,7 @@ class Report:
     tables: list[Table] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     flags: str = ""  # the command's options that chose this bench (``--scopes``)
+    options: dict = field(default_factory=dict)  # size flags the run was given, e.g. {"pages": 100}
 
     def table(self, title: str, columns: list[str]) -> Table:
         table = Table(title, columns)
@@ -65,8 +66,9 @@ class Report:
 
     @property
     def command(self) -> str:
+        options = "".join(f" --{k.replace('_', '-')} {v}" for k, v in self.options.items())
         return (f"tutor bench {self.name.split('-')[0]}" + (f" {self.flags}" if self.flags else "")
-                + (" --quick" if self.quick else ""))
+                + (" --quick" if self.quick else "") + options)
 
     def markdown(self) -> str:
         m = self.machine

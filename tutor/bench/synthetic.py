@@ -1,6 +1,7 @@
 """Synthetic benchmark data made from the bundled corpus: chunks that mix a document's
-sentences in a new order, and a text PDF of any number of pages (written by hand: no
-PDF library is a dependency, and pypdf reads it back like any text PDF)."""
+sentences in a new order, a text PDF of any number of pages (written by hand: no
+PDF library is a dependency, and pypdf reads it back like any text PDF), and the same
+pages as a scanned, image-only PDF (Pillow draws and writes it)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
 
 from tutor.ingest.chunking import chunk_blocks, split_sentences
 from tutor.ingest.readers import FORMATS, read_file
@@ -35,6 +38,9 @@ def corpus_docs(corpus_dir: str | Path) -> list[SourceDoc]:
         docs.append(SourceDoc(key, key.split("/")[0], parsed.title,
                               [c.search_text for c in chunks], sentences))
     return [d for d in docs if d.sentences]
+
+
+SCAN_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")  # it has every Kazakh letter
 
 
 def sentence_mix(doc: SourceDoc, rng: random.Random, words: int = 110) -> str:
@@ -131,4 +137,23 @@ def make_pdf(pages: list[list[str]], title: str = "") -> bytes:
     out.write(b"".join(b"%010d 00000 n \n" % o for o in offsets))
     out.write(b"trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
               % (len(objects) + 1, catalog, info, xref))
+    return out.getvalue()
+
+
+def scanned_pdf(pages: list[list[str]], title: str = "", dpi: int = 150, seed: int = 0) -> bytes:
+    """An image-only PDF of A4 pages, as a school scanner makes one: each page printed in
+    DejaVu Sans 10 pt, turned up to 1.5 degrees, one greyscale JPEG per page, no text layer."""
+    rng = random.Random(seed)
+    size = (round(8.27 * dpi), round(11.69 * dpi))
+    font = ImageFont.truetype(str(SCAN_FONT), round(10 / 72 * dpi))
+    step = round(14 / 72 * dpi)  # the text PDF's 14 pt leading
+    images = []
+    for lines in pages:
+        image = Image.new("L", size, 255)
+        draw = ImageDraw.Draw(image)
+        for i, line in enumerate(lines):
+            draw.text((round(0.6 * dpi), round(0.6 * dpi) + i * step), line, font=font, fill=0)
+        images.append(image.rotate(rng.uniform(-1.5, 1.5), resample=Image.BICUBIC, fillcolor=255))
+    out = io.BytesIO()
+    images[0].save(out, "PDF", save_all=True, append_images=images[1:], resolution=dpi, title=title, quality=85)
     return out.getvalue()
