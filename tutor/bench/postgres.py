@@ -86,6 +86,22 @@ class TemporaryPostgres:
         self._run("createdb", "-h", str(self.root), "-p", str(self.port), "-U", USER, name)
         return self.url(name)
 
+    def cpu_seconds(self) -> float:
+        """User+system CPU seconds of the server: the postmaster, its live processes and the
+        backends it has reaped (their time is added to its children's)."""
+        import psutil
+
+        main = psutil.Process(int((self.data / "postmaster.pid").read_text().split()[0]))
+        times = main.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in main.children(recursive=True):
+            try:
+                t = child.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
     def restart(self) -> None:
         """Stop (fast: open connections are cut) and start again on the same port and data."""
         # (-l: without it the server would keep this call's output pipe open, and the call waiting)

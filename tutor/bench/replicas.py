@@ -101,7 +101,10 @@ class _Start:
         self.go.abort()
 
 
-def _class_asks(replicas: Replicas, items: list[dict], students: int, per_student: int) -> dict:
+def _class_asks(replicas: Replicas, items: list[dict], students: int, per_student: int,
+                server_cpu=None) -> dict:
+    """``server_cpu``: a function giving the database server's CPU seconds (None: not known,
+    the server runs elsewhere)."""
     rng = random.Random(0)
     questions = [rng.sample(items, per_student) for _ in range(students)]
     times: list[float] = []
@@ -114,6 +117,7 @@ def _class_asks(replicas: Replicas, items: list[dict], students: int, per_studen
     ready.connected.wait()
     time.sleep(1.2)  # the replicas' statistics files catch up with the connections' work
     cpu0, db0, calls0, write0 = replicas.usage()
+    server0 = server_cpu() if server_cpu else None
     ready.go.wait()
     t0 = time.perf_counter()
     for w in workers:
@@ -121,6 +125,7 @@ def _class_asks(replicas: Replicas, items: list[dict], students: int, per_studen
     wall = time.perf_counter() - t0
     time.sleep(1.2)
     cpu1, db1, calls1, write1 = replicas.usage()
+    server1 = server_cpu() if server_cpu else None
     answered = len(times)
     lat = latency(times)
     per = (lambda x: x / answered if answered else None)  # noqa: E731
@@ -132,6 +137,10 @@ def _class_asks(replicas: Replicas, items: list[dict], students: int, per_studen
             "cpu_s_per_answer": per(cpu1 - cpu0), "db_s_per_answer": per(db1 - db0),
             "db_calls_per_answer": per(calls1 - calls0), "db_write_s_per_answer": per(write1 - write0),
             "mean_answer_s": mean_s,
+            "server_cpu_s_per_answer": per(server1 - server0) if server_cpu else None,
+            # what the database server takes of all the CPU an answer costs, replicas included
+            "server_share_of_cpu": ((server1 - server0) / (server1 - server0 + cpu1 - cpu0)
+                                    if server_cpu and (server1 - server0 + cpu1 - cpu0) > 0 else None),
             "db_share_of_answer": (db1 - db0) / answered / mean_s if answered and mean_s else None,
             "replica_start_s": replicas.start_s}
 
@@ -185,7 +194,8 @@ def run(settings, folder: Path, quick: bool = False, replicas: int = 2) -> Repor
                 url = settings.database_url
             env = _env(settings, url, corpus, password)
             with Replicas(env, folder / f"run{n}", n) as group:
-                rows.append(_class_asks(group, items, students, per_student))
+                rows.append(_class_asks(group, items, students, per_student,
+                                        server.cpu_seconds if server is not None else None))
                 if n > 1:
                     delays = _refresh_delays(group, folder, password, uploads)
     finally:
@@ -196,11 +206,12 @@ def run(settings, folder: Path, quick: bool = False, replicas: int = 2) -> Repor
                          f"replicas (composer setting {settings.composer}, queue concurrency "
                          f"{settings.queue_concurrency} per replica)",
                          ["replicas", "answered", "errors", "p50 s", "p95 s", "answers/s", "CPU-s/answer",
-                          "DB s/answer", "of it in writes", "DB calls/answer", "DB share of an answer"])
+                          "DB s/answer", "of it in writes", "DB calls/answer", "DB share of an answer",
+                          "DB server CPU-s/answer", "DB server share of the CPU"])
     for r in rows:
         table.add(r["replicas"], r["answered"], r["errors"], r["p50_s"], r["p95_s"], r["answers_per_s"],
                   r["cpu_s_per_answer"], r["db_s_per_answer"], r["db_write_s_per_answer"], r["db_calls_per_answer"],
-                  r["db_share_of_answer"])
+                  r["db_share_of_answer"], r["server_cpu_s_per_answer"], r["server_share_of_cpu"])
     seen = [d for d in delays if d is not None]
     refresh = latency(seen) if seen else {}
     if delays:
@@ -215,7 +226,11 @@ def run(settings, folder: Path, quick: bool = False, replicas: int = 2) -> Repor
         "CPU-s/answer: user+system CPU seconds of the replica processes during the questions, divided by the "
         "answers. DB s/answer: seconds the replicas spent inside store queries and write transactions "
         "(waiting for a connection or the writer lock included), from each replica's statistics file. "
-        "DB share: DB s/answer over the mean latency of an answer.",
+        "DB share: DB s/answer over the mean latency of an answer; on a machine whose cores the "
+        "replicas' models keep busy, that includes waiting for a core and for the interpreter lock. "
+        "DB server CPU: user+system seconds of the PostgreSQL server's processes during the questions "
+        "(a throwaway server only), and their share of all CPU the answers cost (replicas + server): "
+        "what the database itself takes, with no waiting counted.",
         f"On a machine with {machine_info(1).get('cores')} cores, N replicas compete for the same cores, "
         "so answers/s cannot grow with N here; CPU-s/answer and the DB share say what another machine buys.",
         "Refresh delay: from the upload call returning (the lesson is committed) to the first answer from "
