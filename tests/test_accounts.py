@@ -422,3 +422,18 @@ def test_a_student_with_a_class_code_gets_that_class_and_never_another(school):
         assert [r[0] for r in asked] == [school.a.id, school.services.directory.default_class().id]
     finally:
         student.close()
+
+
+def test_class_codes_cannot_be_guessed_from_one_address(school, monkeypatch):
+    """After CODE_MISSES unknown codes from one address, even a right code counts as none
+    there for a while; another address is not affected."""
+    from tutor.ui import services as services_module
+
+    monkeypatch.setattr(services_module, "CODE_MISSES", 5)
+    s = school.services
+    for i in range(5):
+        assert s.student_class(f"WRONG{i}", "10.0.0.7")[1] == "unknown"
+    assert s.student_class(school.a.code, "10.0.0.7") == (s.directory.default_class(), "blocked")
+    assert s.class_label(school.a.code, "ru", "10.0.0.7") == t("ru", "class_code_tries")
+    assert s.student_scope(school.a.code, "10.0.0.7").class_id != school.a.id
+    assert s.student_class(school.a.code, "10.0.0.8") == (school.a, "known")

@@ -8,7 +8,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,6 +20,11 @@ from tutor.ingest import IngestError
 from tutor.ingest.jobs import eta_seconds
 from tutor.safety.pii import redact_pii
 from tutor.store import POLICIES
+
+# Unknown class codes one client (an address) may try in a window before every code it sends
+# counts as none: enough for a class's typos, far too few to find a class by guessing.
+CODE_MISSES = 30
+CODE_WINDOW_S = 600.0
 
 
 class NotAllowed(PermissionError):
@@ -47,6 +52,7 @@ class Services:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     token_ttl_s: float | None = None  # idle time before a teacher login lapses
     directory: Directory | None = None
+    _code_misses: dict[str, deque] = field(default_factory=dict)  # per client: unknown class codes tried
 
     def __post_init__(self):
         if self.token_ttl_s is None:
@@ -67,36 +73,56 @@ class Services:
             return []
         return [i["question"] for i in items[::17][:6]]
 
-    def student_class(self, code: str):
+    def student_class(self, code: str, client: str = ""):
         """The class a student's code names, or the school's default class when the code is
-        empty or unknown: (class, whether the code was known). No account, nothing personal:
-        the code only chooses which materials the student's questions search."""
-        klass = self.directory.class_by_code(code) if (code or "").strip() else None
-        return (klass, True) if klass is not None else (self.directory.default_class(), not (code or "").strip())
+        empty, unknown or tried from a client that has guessed too often: (class, "none" |
+        "known" | "unknown" | "blocked"). No account, nothing personal: the code only chooses
+        which materials the student's questions search."""
+        code = (code or "").strip()
+        if not code:
+            return self.directory.default_class(), "none"
+        if self._guessing(client):
+            return self.directory.default_class(), "blocked"
+        klass = self.directory.class_by_code(code)
+        if klass is not None:
+            return klass, "known"
+        with self._lock:  # a class's materials are one code away: codes are not to be guessed
+            self._code_misses.setdefault(client, deque()).append(time.monotonic())
+        return self.directory.default_class(), "unknown"
 
-    def student_scope(self, code: str):
-        klass, _ = self.student_class(code)
+    def _guessing(self, client: str) -> bool:
+        with self._lock:
+            misses = self._code_misses.get(client)
+            while misses and time.monotonic() - misses[0] > CODE_WINDOW_S:
+                misses.popleft()
+            return bool(misses) and len(misses) >= CODE_MISSES
+
+    def student_scope(self, code: str, client: str = ""):
+        klass, _ = self.student_class(code, client)
         return self.directory.scope_of_class(klass) if klass is not None else None
 
-    def class_label(self, code: str, lang: str) -> str:
-        klass, known = self.student_class(code)
-        if not known:
+    def class_label(self, code: str, lang: str, client: str = "") -> str:
+        klass, status = self.student_class(code, client)
+        if status == "blocked":
+            return t(lang, "class_code_tries")
+        if status == "unknown":
             return t(lang, "class_unknown", code=code.strip()[:20])
         if klass is None or klass.is_default:
             return t(lang, "class_default")
         return t(lang, "class_joined", name=klass.name, school=self.directory.school(klass.school_id).name)
 
-    def ask_stream(self, question: str, session: str, mode: str, lang: str, code: str = ""):
+    def ask_stream(self, question: str, session: str, mode: str, lang: str, code: str = "", client: str = ""):
         """The tutor's answer, searched in the student's class, school and region library."""
-        return self.tutor.stream(question, session, mode, lang, self.student_scope(code))
+        return self.tutor.stream(question, session, mode, lang, self.student_scope(code, client))
 
     def feedback(self, session: str, rating: int, comment: str, doc_keys: list[str],
                  subject: str, question: str = "", sources: list[dict] | None = None,
                  code: str = "") -> None:
-        scope = self.student_scope(code)
+        klass = self.directory.class_by_code(code) if (code or "").strip() else None
+        klass = klass or self.directory.default_class()
         self.runtime.store.add_feedback(session, rating, redact_pii(comment or "")[:1000],
                                         doc_keys, subject, redact_pii(question or "")[:1000],
-                                        sources or [], class_id=scope.class_id if scope else None)
+                                        sources or [], class_id=klass.id if klass else None)
 
     # ------------------------------------------------------------------ teacher
     def login(self, password: str, lang: str = "en", username: str = "") -> tuple[str, str]:

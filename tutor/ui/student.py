@@ -13,6 +13,17 @@ MODES = ("explain", "hints", "quiz", "coach")
 ANSWER_LANGS = ("auto", "kk", "ru", "en")
 
 
+def client_of(request) -> str:
+    """The address a request came from. Behind a proxy on this machine (deploy/nginx), the
+    address the proxy appended last to X-Forwarded-For; a client's own header is not believed."""
+    host = str(getattr(getattr(request, "client", None), "host", "") or "")
+    if host in ("127.0.0.1", "::1"):
+        forwarded = (getattr(request, "headers", None) or {}).get("x-forwarded-for", "")
+        if forwarded:
+            return forwarded.split(",")[-1].strip()
+    return host
+
+
 def mode_choices(ui_lang: str) -> list[tuple[str, str]]:
     return [(t(ui_lang, f"mode_{m}"), m) for m in MODES]
 
@@ -72,7 +83,8 @@ def build_student(services, ui_lang: gr.State | gr.Radio, default_lang: str = "k
         history.append({"role": "assistant", "content": "…"})
         final = None
         try:
-            for text, answer in services.ask_stream(message, sid, mode_value, lang_value, code or ""):
+            for text, answer in services.ask_stream(message, sid, mode_value, lang_value, code or "",
+                                                    client_of(request)):
                 if answer is None:
                     history[-1] = {"role": "assistant", "content": text + " ▌"}
                     yield history, "", {}, answers
@@ -117,17 +129,17 @@ def build_student(services, ui_lang: gr.State | gr.Radio, default_lang: str = "k
                           meta.get("question", ""), meta.get("sources", []), code or "")
         return "", t(ui, "feedback_thanks")
 
-    def join_class(code, ui):
+    def join_class(code, ui, request: gr.Request = None):
         """The class named by the code: its name shown, the code kept in the browser; an
         unknown code is said so and not kept."""
         code = (code or "").strip()
-        klass, known = services.student_class(code)
-        keep = klass.code if known and code and klass is not None else ""
-        return keep, keep, services.class_label(code, ui)
+        klass, status = services.student_class(code, client_of(request))
+        keep = klass.code if status == "known" else ""
+        return keep, keep, services.class_label(code, ui, client_of(request))
 
     def restore_class(saved, ui, request: gr.Request):
         link = (request.query_params.get("class") if request is not None else "") or ""
-        return join_class(link or saved, ui)
+        return join_class(link or saved, ui, request)
 
     inputs = [question, chat, mode, answer_lang, session, ui_lang, shown, class_code]
     send.click(ask, inputs, [chat, question, last_answer, shown], api_name="ask")
