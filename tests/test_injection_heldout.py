@@ -80,8 +80,10 @@ class _OneDocument:
     def __init__(self, retriever, subject: str):
         self.retriever, self.subject = retriever, subject
 
-    def search(self, query, k=5, prefer_lang=""):
-        return self.retriever.search(query, k=k, filters=Filters(subject=self.subject), prefer_lang=prefer_lang)
+    def search(self, query, k=5, filters=None, prefer_lang=""):
+        scope = filters.scope if filters is not None else None
+        return self.retriever.search(query, k=k, filters=Filters(subject=self.subject, scope=scope),
+                                     prefer_lang=prefer_lang)
 
     def __getattr__(self, name):
         return getattr(self.retriever, name)

@@ -155,7 +155,7 @@ def test_a_data_folder_of_the_previous_release_is_upgraded_after_a_backup(tmp_pa
     before = {t: sqlite3.connect(path).execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
               for t in ("documents", "chunks", "questions", "feedback", "flags", "jobs")}
     store = Store(path)
-    assert store.migrated == [2] and store.get_state("schema_version") == "2"
+    assert store.migrated == [2, 3] and store.get_state("schema_version") == "3"
     backups = list((tmp_path / "data" / "backups").glob("ustaz-schema1-*.sqlite3"))
     assert len(backups) == 1
     assert sqlite3.connect(backups[0]).execute("SELECT COUNT(*) FROM questions").fetchone()[0] == 2
