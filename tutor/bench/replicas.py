@@ -179,7 +179,7 @@ def run(settings, folder: Path, quick: bool = False, replicas: int = 2) -> Repor
 
     students, per_student = (4, 1) if quick else (10, 3)
     uploads = 3 if quick else UPLOADS
-    report = Report("load-replicas", quick, machine_info(threads_of(settings)), flags=f"--replicas {replicas}")
+    report = Report("load-replicas", quick, machine_info(threads_of(settings)))
     corpus = small_corpus(settings, folder)
     docs = {p.relative_to(corpus).with_suffix("").as_posix() for p in corpus.rglob("*.md")}
     items = [r for r in bundled_items("answerable") if r.get("doc") in docs and r["lang"] in ("kk", "ru")]
