@@ -8,6 +8,7 @@
 #
 # usage: scripts/install_nginx.sh
 set -euo pipefail
+source "$(dirname "$0")/apt_packages.sh"
 
 PACKAGE=nginx-light
 
@@ -20,19 +21,5 @@ for pkg in nginx-light nginx nginx-core nginx-full nginx-extras; do
     fi
 done
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
-fi
-if ! command -v apt-get >/dev/null 2>&1 || { [ "$(id -u)" -ne 0 ] && [ -z "$SUDO" ]; }; then
-    echo "install_nginx: cannot install $PACKAGE here (needs apt-get as root)." >&2
-    echo "install_nginx: ask an administrator to run: apt-get install $PACKAGE" >&2
-    echo "install_nginx: until then the deployment test is skipped with that reason." >&2
-    exit 0
-fi
-
-echo "install_nginx: missing $PACKAGE; running apt-get update"
-$SUDO apt-get update
-echo "install_nginx: apt-get install -y $PACKAGE"
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$PACKAGE"
-echo "install_nginx: installed $(/usr/sbin/nginx -v 2>&1)"
+apt_packages install_nginx "the deployment test is skipped with that reason" "$PACKAGE" || exit 0
+echo "install_nginx: present: $(/usr/sbin/nginx -v 2>&1)"
