@@ -406,7 +406,7 @@ def test_a_student_with_a_class_code_gets_that_class_and_never_another(school):
     student = Client(school.url, verbose=False, download_files=False)
     try:
         code, _, said = student.predict(school.a.code.lower(), "en", api_name="/join_class")
-        assert code == school.a.code and "7A" in said
+        assert code == school.a.code and said == t("en", "class_joined_here", name="7A")
 
         def answer(question: str, code: str) -> str:
             return text_of(student.predict(question, [], "explain", "en", "en", code, api_name="/ask")[0][-1])

@@ -18,6 +18,7 @@ from tutor.evaluation.datasets import bundled_items
 from tutor.i18n import t
 from tutor.ingest import IngestError
 from tutor.ingest.jobs import eta_seconds
+from tutor.migrate import DEFAULT_SCHOOL
 from tutor.safety.pii import redact_pii
 from tutor.store import POLICIES
 
@@ -109,7 +110,10 @@ class Services:
             return t(lang, "class_unknown", code=code.strip()[:20])
         if klass is None or klass.is_default:
             return t(lang, "class_default")
-        return t(lang, "class_joined", name=klass.name, school=self.directory.school(klass.school_id).name)
+        school = self.directory.school(klass.school_id).name
+        if school == DEFAULT_SCHOOL:  # a one-school install: its school has no name worth showing
+            return t(lang, "class_joined_here", name=klass.name)
+        return t(lang, "class_joined", name=klass.name, school=school)
 
     def ask_stream(self, question: str, session: str, mode: str, lang: str, code: str = "", client: str = ""):
         """The tutor's answer, searched in the student's class, school and region library."""
