@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ from conftest import model_cache
 from gradio_client import Client
 from test_ui import CITE, PHOTOSYNTHESIS_KK, text_of
 
+from tutor.bench.e2e import small_corpus
 from tutor.config import REPO_ROOT
 
 pytestmark = pytest.mark.integration  # starts nginx and two app servers
@@ -152,13 +154,15 @@ def store_url(request, tmp_path_factory) -> str:
 @pytest.fixture(scope="module")
 def replicas(nginx, store_url, tmp_path_factory):
     """Two replicas as ustaz@.service starts them: `tutor serve` on its own port and data
-    folder, one database. The first loads the bundled corpus; the second starts after it, as
+    folder, one database. The first loads the corpus (three bundled lessons: the whole one
+    would take minutes to embed on a fresh machine); the second starts after it, as
     docs/deploy.md says, and builds its index from the database."""
     root = tmp_path_factory.mktemp("replicas")
+    corpus = small_corpus(SimpleNamespace(corpus_dir=str(REPO_ROOT / "corpus")), root)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUTOR_")}
     env.update(PYTHONPATH=str(REPO_ROOT), TUTOR_DATABASE_URL=store_url, TUTOR_HOST="127.0.0.1",
                TUTOR_MODEL_CACHE=str(model_cache()), TUTOR_COMPOSER="extractive", TUTOR_THREADS="1",
-               GRADIO_TEMP_DIR=str(root / "gradio"))
+               TUTOR_CORPUS_DIR=str(corpus), GRADIO_TEMP_DIR=str(root / "gradio"))
     ports, procs = [free_port(), free_port()], []
     try:
         for port in ports:
