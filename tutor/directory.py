@@ -249,10 +249,9 @@ class Directory:
     def default_class(self, school_id: int | None = None) -> Klass | None:
         """A school's default class (the default school's, when none is named)."""
         if school_id is None:
-            rows = self.store.query("SELECT id FROM schools WHERE name=? ORDER BY id LIMIT 1", (DEFAULT_SCHOOL,))
-            if not rows:
+            school_id = self.store.default_place().school_id
+            if school_id is None:
                 return None
-            school_id = rows[0]["id"]
         rows = self.store.query("SELECT * FROM classes WHERE school_id=? AND is_default=1 ORDER BY id LIMIT 1",
                                 (school_id,))
         return _klass(rows[0]) if rows else None

@@ -33,6 +33,3 @@ class Place:
     # what an upload's document key starts with, so that two classes can each hold a
     # ``worksheet.pdf``; the default school keeps the plain ``upload/`` of a one-school install
     key_prefix: str = ""
-
-    def owns(self, doc) -> bool:
-        return doc.school_id == self.school_id and doc.class_id == self.class_id

@@ -107,17 +107,20 @@ def approx_from(n: int):
         indexes.APPROX_FROM = saved
 
 
-def fill_store(store: Store, corpus: SyntheticCorpus, n: int) -> np.ndarray:
+def fill_store(store: Store, corpus: SyntheticCorpus, n: int, first: int = 0,
+               school_id: int | None = None, class_id: int | None = None) -> np.ndarray:
     """Synthetic documents of ``DOC_CHUNKS`` chunks with their embeddings, as ingestion
-    stores them; returns the chunk ids in corpus order."""
+    stores them, from the corpus's chunks ``first`` to ``first + n`` (in the region library,
+    or the school's or class's given); returns the chunk ids in corpus order."""
     ids = np.zeros(n, np.int64)
-    for start in range(0, n, DOC_CHUNKS):
-        end = min(n, start + DOC_CHUNKS)
+    for start in range(first, first + n, DOC_CHUNKS):
+        end = min(first + n, start + DOC_CHUNKS)
         doc = corpus.docs[int(corpus.owner[start])]
         chunks = [Chunk(corpus.texts[i], corpus.texts[i]) for i in range(start, end)]
-        store.put_document(Document(doc_key=f"synthetic/{start}", title=doc.title, lang=doc.lang),
+        store.put_document(Document(doc_key=f"synthetic/{start}", title=doc.title, lang=doc.lang,
+                                    school_id=school_id, class_id=class_id),
                            chunks, corpus.vectors[start:end])
-        ids[start:end] = [c.id for c in chunks]
+        ids[start - first:end - first] = [c.id for c in chunks]
     return ids
 
 

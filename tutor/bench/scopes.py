@@ -17,7 +17,7 @@ import numpy as np
 
 from tutor.bench.measure import RssSampler, latency, machine_info, rss_bytes, threads_of, timed
 from tutor.bench.report import Report
-from tutor.bench.retrieval import SyntheticCorpus, recall
+from tutor.bench.retrieval import SyntheticCorpus, fill_store, recall
 from tutor.bench.synthetic import corpus_docs
 from tutor.evaluation.datasets import bundled_items
 from tutor.migrate import new_class_code
@@ -26,11 +26,10 @@ from tutor.retrieval.hybrid import Filters, Retriever
 from tutor.retrieval.indexes import SearchIndex
 from tutor.runtime import load_embedder
 from tutor.scopes import Scope
-from tutor.store import Chunk, Document, Store
+from tutor.store import Store
 
 log = logging.getLogger(__name__)
 
-DOC_CHUNKS = 50
 CLASSES_PER_SCHOOL = 10
 
 
@@ -46,17 +45,9 @@ def fill(store: Store, corpus: SyntheticCorpus, region: int, classes: int, per_c
             klass = db.execute("INSERT INTO classes (school_id, name, code, created) VALUES (?,?,?,?)",
                                (school, f"class-{c}", new_class_code(), now)).lastrowid
             scopes.append(Scope(school, klass))
-    places = [(None, None, region)] + [(s.school_id, s.class_id, per_class) for s in scopes]
-    at = 0
-    for school_id, class_id, n in places:
-        for start in range(at, at + n, DOC_CHUNKS):
-            end = min(at + n, start + DOC_CHUNKS)
-            doc = corpus.docs[int(corpus.owner[start])]
-            chunks = [Chunk(corpus.texts[i], corpus.texts[i]) for i in range(start, end)]
-            store.put_document(Document(doc_key=f"synthetic/{start}", title=doc.title, lang=doc.lang,
-                                        school_id=school_id, class_id=class_id),
-                               chunks, corpus.vectors[start:end])
-        at += n
+    fill_store(store, corpus, region)
+    for i, scope in enumerate(scopes):
+        fill_store(store, corpus, per_class, region + i * per_class, scope.school_id, scope.class_id)
     return scopes
 
 

@@ -190,15 +190,8 @@ class ScopeFilter:
 
     def __init__(self, ids: np.ndarray):
         self.ids = ids
-        self.everything_ = False
         self._selector = None
         self._rows: dict[int, tuple[int, np.ndarray]] = {}
-
-    @classmethod
-    def everything(cls) -> ScopeFilter:
-        self = cls(np.zeros(0, np.int64))
-        self.everything_ = True
-        return self
 
     @property
     def selector(self):
@@ -228,7 +221,7 @@ class SearchIndex:
         self._chunk_ids = np.zeros(0, np.int64)
         self._chunk_docs = np.zeros(0, np.int64)
         self._documents: dict = {}
-        self._scopes: dict = {}  # Scope -> ScopeFilter, for the generation they were made at
+        self._scopes: dict = {}  # Scope -> ScopeFilter (None: sees all), for the generation made at
         self.generation = -1
 
     # ----------------------------------------------------------------- syncing
@@ -376,15 +369,11 @@ class SearchIndex:
         if scope is None:
             return None
         with self.lock:
-            found = self._scopes.get(scope)
-            if found is None:
+            if scope not in self._scopes:
                 seen = [d for d, doc in self._documents.items() if scope.sees(doc)]
-                if len(seen) == len(self._documents):
-                    found = self._scopes[scope] = ScopeFilter.everything()
-                else:
-                    found = self._scopes[scope] = ScopeFilter(
-                        self._chunk_ids[np.isin(self._chunk_docs, np.asarray(seen, np.int64))])
-            return None if found.everything_ else found
+                self._scopes[scope] = None if len(seen) == len(self._documents) else ScopeFilter(
+                    self._chunk_ids[np.isin(self._chunk_docs, np.asarray(seen, np.int64))])
+            return self._scopes[scope]
 
     def _load_lexical(self, digest: str) -> bool:
         """The saved BM25 indexes, when they were built from exactly these chunks by this

@@ -49,6 +49,7 @@ class Services:
     tutor: object
     auth: object
     composer_choice: object = None
+    sync: object = None  # the CorpusSync that keeps this process's indexes current (tutor/ui/app.py)
     _tokens: dict[str, float] = field(default_factory=dict)  # the shared password's logins
     _lock: threading.Lock = field(default_factory=threading.Lock)
     token_ttl_s: float | None = None  # idle time before a teacher login lapses
