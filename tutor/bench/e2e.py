@@ -92,7 +92,7 @@ def run(settings, folder: Path, quick: bool = False) -> Report:
     docs = {p.relative_to(corpus).with_suffix("").as_posix() for p in corpus.rglob("*.md")}
     items = [r for r in bundled_items("answerable") if r.get("doc") in docs and r["lang"] in ("kk", "ru")]
     items = random.Random(0).sample(items, min(3 if quick else 12, len(items)))
-    job = {"settings": dataclasses.asdict(work), "items": items, "generative": not quick}
+    job = {"settings": dataclasses.asdict(work), "items": items, "generative": not quick, "reader": not quick}
     done = subprocess.run([sys.executable, "-m", "tutor.bench.e2e"], input=json.dumps(job),
                           capture_output=True, text=True)
     if done.returncode:
@@ -129,10 +129,18 @@ def run(settings, folder: Path, quick: bool = False) -> Report:
     ]
     if generator_load is not None:
         report.notes.append(f"Loading the generator for the generative composer took {generator_load:.1f} s.")
+    if served.get("reader_load_s") is not None:
+        report.notes.append(
+            f"'extractive + reader': the evidence reader (reader=on, {work.reader_passages} passages, "
+            f"deadline {work.reader_deadline_s} s) re-ranks before the extractive composer; loading it "
+            f"took {served['reader_load_s']:.1f} s, peak RSS after its answers "
+            f"{served['reader_peak_rss_bytes'] / 1e6:.0f} MB.")
     report.results = {"chunks": chunks, "cold_start_s": cold_s, "warm_start_s": warm_s,
                       "cold_parts": cold_parts, "warm_parts": warm_parts, "answers": results,
                       "generator_load_s": generator_load, "cold_start_peak_rss_bytes": cold_peak,
-                      "serving_peak_rss_bytes": peak, "extractive_serving_peak_rss_bytes": extractive_peak}
+                      "serving_peak_rss_bytes": peak, "extractive_serving_peak_rss_bytes": extractive_peak,
+                      "reader_load_s": served.get("reader_load_s"),
+                      "reader_serving_peak_rss_bytes": served.get("reader_peak_rss_bytes")}
     return report
 
 
@@ -150,14 +158,21 @@ def serve(job: dict) -> dict:
     tutor.ask(items[0]["question"], session_id="warm-up", lang=items[0]["lang"])
     results = {"extractive": time_answers(tutor, items, "extractive")}
     extractive_peak = peak_rss_bytes()  # the default composer (auto gives extractive here)
-    generator_load = None
+    generator_load = reader_load = reader_peak = None
+    if job.get("reader"):
+        reader_load, (_, read_tutor, _) = timed(build_tutor, work.replace(reader="on"), runtime)
+        read_tutor.ask(items[0]["question"], session_id="warm-up-reader", lang=items[0]["lang"])
+        results["extractive + reader"] = time_answers(read_tutor, items, "reader")
+        reader_peak = peak_rss_bytes()
+        del read_tutor
     if job["generative"]:
         generator_load, (_, gen_tutor, _) = timed(build_tutor, work.replace(composer="generative"), runtime)
         results["generative"] = time_answers(gen_tutor, items[:3], "generative")
     runtime.store.close()
     return {"warm_s": warm_s, "warm_parts": warm_parts, "results": results,
             "generator_load_s": generator_load, "peak_rss_bytes": peak_rss_bytes(),
-            "extractive_peak_rss_bytes": extractive_peak}
+            "extractive_peak_rss_bytes": extractive_peak, "reader_load_s": reader_load,
+            "reader_peak_rss_bytes": reader_peak}
 
 
 if __name__ == "__main__":  # the serving process of ``run``

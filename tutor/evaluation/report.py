@@ -28,11 +28,11 @@ def markdown(report: dict, previous: dict | None = None) -> str:
              f"- embedder: `{meta.get('embedder')}`  ·  composer: `{meta.get('composer', '-')}`",
              f"- corpus: {meta.get('corpus_documents')} documents, version `{meta.get('corpus_version')}`",
              f"- data: `{meta.get('data_dir')}`  ·  limit: {meta.get('limit')}", "",
-             "| task | primary | value | previous | BM25 | dense | RRF | n | gate |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| task | primary | value | previous | BM25 | dense | RRF | reader: with / without (n) | n | gate |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, task in report["tasks"].items():
         if "skipped" in task:
-            lines.append(f"| {name} | - | skipped: {task['skipped']} | | | | | | |")
+            lines.append(f"| {name} | - | skipped: {task['skipped']} | | | | | | | |")
             continue
         p = task["primary"]
         value = task["metrics"].get(p)
@@ -44,7 +44,7 @@ def markdown(report: dict, previous: dict | None = None) -> str:
         gate_s = "" if not gate else ("pass" if gate["ok"] else "**FAIL**") + f" ({bound} {gate['min']})"
         lines.append(f"| {name} | {p} | {_fmt(value)} | {_fmt(prev) if prev is not None else '-'} | "
                      + "".join(f"{_fmt(v) if v is not None else '-'} | " for v in shown)
-                     + f"{task['n']} | {gate_s} |")
+                     + f"{_reader_cell(task)} | {task['n']} | {gate_s} |")
     lines.append("")
     for name, task in report["tasks"].items():
         if "metrics" not in task:
@@ -65,8 +65,22 @@ def markdown(report: dict, previous: dict | None = None) -> str:
         if task.get("margin_over_rrf"):
             shown = ", ".join(f"{k} {v:+.3f}" for k, v in task["margin_over_rrf"].items())
             lines.append(f"| margin over RRF (this run − RRF) | {shown} |")
+        if task.get("reader"):
+            n = task["reader"]["n"]
+            for side, label in (("with", f"with the reader (first {n} items)"),
+                                ("without", "without the reader (the same items)")):
+                shown = ", ".join(f"{k} {_fmt(v)}" for k, v in task["reader"][side].items())
+                lines.append(f"| {label} | {shown} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _reader_cell(task: dict) -> str:
+    """The primary metric with and without the evidence reader, on the items that ran both."""
+    ablation, p = task.get("reader"), task["primary"]
+    if not ablation or p not in ablation["with"]:
+        return "-"
+    return f"{_fmt(ablation['with'][p])} / {_fmt(ablation['without'][p])} ({ablation['n']})"
 
 
 def _bars(title: str, rows: list[tuple[str, float, str]]) -> str:
@@ -98,6 +112,10 @@ def html_page(report: dict, previous: dict | None = None) -> str:
         for base, metrics in task.get("baselines", {}).items():
             if p in metrics:
                 rows.append((base, float(metrics[p]), BASELINE_COLORS.get(base, "#38a169")))
+        if p in task.get("reader", {}).get("with", {}):
+            n = task["reader"]["n"]
+            rows.append((f"with the reader ({n})", float(task["reader"]["with"][p]), "#dd6b20"))
+            rows.append((f"without, same {n}", float(task["reader"]["without"][p]), "#a0aec0"))
         for lang, metrics in task.get("by_lang", {}).items():
             if p in metrics:
                 rows.append((f"language {lang}", float(metrics[p]), "#805ad5"))

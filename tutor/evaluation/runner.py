@@ -7,6 +7,7 @@ import json
 import sys
 import time
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 from tutor.config import REPO_ROOT
@@ -16,7 +17,7 @@ from tutor.evaluation.tasks import SUITES, TASKS, EvalContext
 from tutor.evaluation.tasks.base import SkipTask
 from tutor.generation.generators import make_generator
 from tutor.models import ModelError, apply_offline, resolve_generator
-from tutor.runtime import load_embedder
+from tutor.runtime import build_reading, load_embedder
 
 THRESHOLDS = REPO_ROOT / "eval" / "thresholds.toml"
 
@@ -103,6 +104,11 @@ def run_cli(settings, args) -> int:
         if ctx.generator is None:
             raise ModelError("generator", "--generative needs a generator, but it is 'none'")
         ctx.generative_limit = args.generative
+    if getattr(args, "ablate_reader", 0):
+        ctx.reading = build_reading(replace(settings, reader="on"))
+        if ctx.reading is None:
+            raise ModelError("generator", f"--reader needs a generator that reads, not {settings.generator!r}")
+        ctx.reader_limit = args.ablate_reader
     version, n_docs = corpus_version(Path(settings.corpus_dir))
     meta = {"embedder": settings.embedder, "generator": settings.generator,
             "composer": settings.composer, "data_dir": str(data_dir) if data_dir else None,
@@ -110,7 +116,9 @@ def run_cli(settings, args) -> int:
             "corpus_version": version, "corpus_documents": n_docs,
             "answers_composer": "extractive" + (f"; generative column on the first "
                                                 f"{ctx.generative_limit} items"
-                                                if ctx.generative_limit else "")}
+                                                if ctx.generative_limit else ""),
+            "reader": (f"{ctx.reading.reader.name}, {ctx.reading.params}, on the first "
+                       f"{ctx.reader_limit} items" if ctx.reading else "off")}
     report = run(ctx, names, meta)
     failures = apply_gate(report) if args.gate else []
     out = Path(args.out)

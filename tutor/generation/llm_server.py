@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from tutor.config import GENERATOR_PRECISIONS
 from tutor.generation.generators import TransformersGenerator
+from tutor.generation.reader import TransformersReader
 
 
 def build_app(generator, model_name: str) -> Starlette:
@@ -56,8 +57,31 @@ def build_app(generator, model_name: str) -> Starlette:
                              "choices": [{"index": 0, "finish_reason": "stop",
                                           "message": {"role": "assistant", "content": text}}]})
 
-    return Starlette(routes=[Route("/v1/models", models), Route("/v1/chat/completions", chat,
-                                                               methods=["POST"])])
+    reader = TransformersReader(generator.model, generator.tokenizer, name=model_name) \
+        if hasattr(generator, "tokenizer") else None
+
+    async def completions(request: Request):
+        # Only what the evidence reader asks (tutor/generation/reader.py): the prompt's own
+        # log-probabilities and one token, as vLLM returns them for echo with logprobs.
+        try:
+            body = await request.json()
+            prompts = [body["prompt"]] if isinstance(body["prompt"], str) else list(body["prompt"])
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": {"message": "expected {prompt: ...}"}}, status_code=400)
+        if reader is None or not body.get("echo") or body.get("logprobs") is None:
+            return JSONResponse({"error": {"message": "this server answers completions with echo and "
+                                                      "logprobs only"}}, status_code=400)
+        choices = []
+        for i, prompt in enumerate(prompts):
+            scored = reader.token_logprobs(prompt)
+            word = scored.pop("next")
+            choices.append({"index": i, "text": prompt + word, "logprobs": scored, "finish_reason": "length"})
+        return JSONResponse({"id": "cmpl-" + uuid.uuid4().hex[:12], "object": "text_completion",
+                             "model": model_name, "choices": choices})
+
+    return Starlette(routes=[Route("/v1/models", models),
+                             Route("/v1/chat/completions", chat, methods=["POST"]),
+                             Route("/v1/completions", completions, methods=["POST"])])
 
 
 def main(argv: list[str] | None = None) -> None:

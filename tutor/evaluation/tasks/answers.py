@@ -5,6 +5,7 @@ retrieval and with the gold passage."""
 from __future__ import annotations
 
 import re
+import time
 from collections import defaultdict
 
 from tqdm import tqdm
@@ -84,12 +85,50 @@ class BundledAnswers(Task):
                 rows[item["lang"]].append(row(item, item["question"], item["id"]))
                 if item["lang"] == "kk":  # again, typed on a Russian keyboard, in a session of its own
                     keyboard.append(row(item, russian_keyboard(item["question"]), item["id"] + "/keyboard"))
+            ablation = reader_ablation(ctx, pool, tutor.extractive, [
+                (i["id"], i["question"], i["lang"], [i["answer"]]) for i in items])
         finally:
             pool.close()
         result = aggregate_by_lang(rows)
+        if ablation:
+            result["reader"] = ablation
         if keyboard:
             result["extra"] = {"kk_russian_keyboard": {k: mean([r[k] for r in keyboard]) for k in keyboard[0]}}
         return result
+
+
+def reader_ablation(ctx: EvalContext, pool, extractive: ExtractiveComposer,
+                    items: list[tuple[str, str, str, list[str]]]) -> dict | None:
+    """``tutor eval --ablate-reader N``: the first N items, given as (id, question, lang, golds),
+    answered without and with the evidence reader, each with its first piece's latency and
+    (with) the share the reader actually re-ranked rather than stepped aside."""
+    if ctx.reading is None or not ctx.reader_limit:
+        return None
+    tutors = {"without": Tutor(pool.retriever, pool.store, extractive=extractive, keep_questions=False),
+              "with": Tutor(pool.retriever, pool.store, extractive=extractive, keep_questions=False,
+                            reading=ctx.reading)}
+    rows: dict[str, list[dict]] = {"without": [], "with": []}
+    for item_id, question, lang, golds in tqdm(items[: ctx.reader_limit], desc="reader ablation",
+                                               disable=not ctx.progress, leave=False):
+        for name, tutor in tutors.items():
+            start, first, answer = time.perf_counter(), None, None
+            for _, final in tutor.stream(question, f"{item_id}/{name}", lang=lang):
+                first = first if first is not None else time.perf_counter() - start
+                answer = final or answer
+            tolerant = lang == "kk"
+            rows[name].append({"contains_answer": contains_answer(shown_text(answer), golds, tolerant),
+                               "answer_first": answer_first(answer, golds, tolerant),
+                               "first_piece_s": first,
+                               "reader_read": float("reader" in answer.notes)})
+    out: dict = {"n": len(rows["with"])}
+    for name, rs in rows.items():
+        latency = sorted(r["first_piece_s"] for r in rs)
+        out[name] = {"contains_answer": mean([r["contains_answer"] for r in rs]),
+                     "answer_first": mean([r["answer_first"] for r in rs]),
+                     "first_piece_p50_s": latency[len(latency) // 2] if latency else 0.0,
+                     "first_piece_p95_s": latency[int(0.95 * (len(latency) - 1))] if latency else 0.0}
+    out["with"]["reader_read"] = mean([r["reader_read"] for r in rows["with"]])
+    return out
 
 
 def aggregate_by_lang(rows: dict) -> dict:
@@ -158,13 +197,16 @@ def _external_answers(ctx: EvalContext, name: str, lang: str, docs: list[PoolDoc
                 "language_match": float(answer.lang == lang),
                 "abstained": float(answer.abstained),
             })
+        ablation = reader_ablation(ctx, pool, extractive,
+                                   [(i["id"], i["question"], lang, i["answers"]) for i in items])
     finally:
         pool.close()
     metrics = {k: mean([r[k] for r in rows]) for k in rows[0]} if rows else {}
     if gen_rows:
         metrics.update({k: mean([r[k] for r in gen_rows]) for k in gen_rows[0]})
         metrics["generative_n"] = len(gen_rows)
-    return {"metrics": metrics, "n": len(rows), "by_lang": {lang: metrics}}
+    result = {"metrics": metrics, "n": len(rows), "by_lang": {lang: metrics}}
+    return {**result, "reader": ablation} if ablation else result
 
 
 class ExternalAnswers(Task):

@@ -22,6 +22,8 @@ class EvalContext:
     fusion: object = None  # FusionParams for every pool (tests break retrieval with it)
     generator: object = None  # a Generator: answer tasks add a generative column
     generative_limit: int = 0  # items per answer task that get the generative column
+    reading: object = None  # an EvidenceReading: tasks add a with/without-the-reader ablation
+    reader_limit: int = 0  # items per task that get it
     _bundled: list[PoolDoc] | None = field(default=None, repr=False)
     _shared: Pool | None = field(default=None, repr=False)
 

@@ -4,6 +4,7 @@ hybrid other RAG apps ship (``rrf``: dense and a plain BM25 fused by reciprocal 
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from tqdm import tqdm
@@ -38,6 +39,28 @@ def evaluate_modes(pool: Pool, queries: list[tuple[str, set[str], Filters | None
     return out
 
 
+def reader_retrieval(ctx: EvalContext, pool: Pool, queries: list[tuple[str, set[str], Filters | None]],
+                     label: str) -> dict | None:
+    """``tutor eval --ablate-reader N``: MRR@10 and recall of the first N queries without and with
+    the evidence reader re-ranking the hybrid's top passages, and the reader's seconds."""
+    if ctx.reading is None or not ctx.reader_limit:
+        return None
+    queries = queries[: ctx.reader_limit]
+    plain, read, seconds = [], [], []
+    for text, _, filters in tqdm(queries, desc=f"{label} [reader]", disable=not ctx.progress, leave=False):
+        hits = pool.retriever.search(text, k=40, filters=filters).hits
+        start = time.perf_counter()
+        reranked, _ = ctx.reading.rerank(text, hits)
+        seconds.append(time.perf_counter() - start)
+        plain.append(list(dict.fromkeys(h.chunk.doc.doc_key for h in hits))[:10])
+        read.append(list(dict.fromkeys(h.chunk.doc.doc_key for h in reranked))[:10])
+    relevant = [rel for _, rel, _ in queries]
+    seconds.sort()
+    return {"n": len(queries), "without": retrieval_metrics(plain, relevant),
+            "with": {**retrieval_metrics(read, relevant), "reader_p50_s": seconds[len(seconds) // 2],
+                     "reader_p95_s": seconds[int(0.95 * (len(seconds) - 1))]}}
+
+
 def _result(modes: dict, n: int, **extra) -> dict:
     return {"metrics": modes["hybrid"], "n": n,
             "baselines": {"dense": modes["dense"], "bm25": modes["lexical"], "rrf": modes["rrf"]},
@@ -68,11 +91,13 @@ class BundledRetrieval(Task):
             qs = [(russian_keyboard(i["question"]), {i["doc"]}, None) for i in answerable if i["lang"] == "kk"]
             keyboard = evaluate_modes(pool, qs, "bundled kk, Russian keyboard", ctx.progress) if qs else {}
             passages, passages_n = passage_level(pool, answerable)
+            ablation = reader_retrieval(ctx, pool, [(i["question"], {i["doc"]}, None) for i in answerable],
+                                        "bundled")
             modes = {mode: retrieval_metrics(rankings[mode], relevant) for mode in MODES}
             allq = relevant
         finally:
             pool.close()
-        return _result(modes, len(allq),
+        return _result(modes, len(allq), **({"reader": ablation} if ablation else {}),
                        by_lang={k: v["hybrid"] for k, v in by_lang.items()},
                        extra={"crosslingual": cross_modes.get("hybrid", {}),
                               "crosslingual_n": len(cross),
@@ -118,9 +143,11 @@ class ExternalRetrieval(Task):
         pool = ctx.pool(docs)
         try:
             modes = evaluate_modes(pool, queries, self.label, ctx.progress)
+            ablation = reader_retrieval(ctx, pool, queries, self.label)
         finally:
             pool.close()
-        return _result(modes, len(queries), by_lang={self.lang: modes["hybrid"]})
+        return _result(modes, len(queries), by_lang={self.lang: modes["hybrid"]},
+                       **({"reader": ablation} if ablation else {}))
 
 
 class KazQADRetrieval(ExternalRetrieval):
