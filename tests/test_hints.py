@@ -11,7 +11,8 @@ from conftest import uploaded_runtime
 
 from tutor.answer.extractive import ExtractiveComposer
 from tutor.i18n import t
-from tutor.pedagogy.hints import GAP, asks_for_another_hint
+from tutor.pedagogy.hints import GAP, asks_for_another_hint, focus, gap_fill
+from tutor.store import Chunk
 from tutor.tutor import Tutor
 
 DATA = Path(__file__).parent / "data" / "hints"
@@ -176,3 +177,52 @@ def test_a_question_no_task_asks_is_answered_from_the_lesson(sheet_and_lesson):
     assert answer.composer == "extractive" and not answer.abstained
     assert answer.citations[0].doc_key == "upload/ru_museum_lesson.md"
 
+
+
+@pytest.fixture(scope="module")
+def sheet_and_other_words(tmp_path_factory, _fake_corpus_dir):
+    """The Russian worksheet beside a lesson that states one of its answers in other words."""
+    runtime = uploaded_runtime(tmp_path_factory.mktemp("hints_other") / "data", _fake_corpus_dir,
+                               [DATA / "ru_hw_museum.md", DATA.parent / "hints_lesson" / "ru_architect_lesson.md"])
+    yield runtime
+    runtime.store.close()
+
+
+def test_a_lesson_that_would_hand_over_a_task_answer_gives_that_tasks_hints(sheet_and_other_words):
+    # the question shares one word with the task «Кто спроектировал здание музея?», so no task
+    # matches it; the lesson's sentence still answers that task
+    tutor = Tutor(sheet_and_other_words.retriever, sheet_and_other_words.store,
+                  extractive=ExtractiveComposer(sheet_and_other_words.embedder))
+    question = "Кто автор проекта музея «Горизонт»?"
+    first = tutor.ask(question, session_id="architect")
+    follow = tutor.ask(MORE["ru"], session_id="architect")
+    for answer in (first, follow):
+        assert "Сейтказиев" not in _shown(answer), _shown(answer)
+        assert answer.citations[0].doc_key == "upload/ru_hw_museum.md"
+    assert [_level(first), _level(follow)] == [1, 2]
+
+
+def test_a_question_that_names_the_answer_itself_is_answered_from_the_lesson(sheet_and_other_words):
+    tutor = Tutor(sheet_and_other_words.retriever, sheet_and_other_words.store,
+                  extractive=ExtractiveComposer(sheet_and_other_words.embedder))
+    answer = tutor.ask("Что построил архитектор Ерлан Сейтказиев?", session_id="named")
+    assert answer.composer == "extractive" and "вокзал" in answer.text
+    assert answer.citations[0].doc_key == "upload/ru_architect_lesson.md"
+
+
+def _sheet(*sections: tuple[str, str]) -> list[Chunk]:
+    return [Chunk(text, text, section=name) for name, text in sections]
+
+
+def test_an_answer_as_short_as_the_words_asked_is_still_the_gap():
+    # every longer word of the answering sentence is in the task: the short one is the answer
+    chunks = _sheet(("Крупные озёра", "В Балхаш впадает река Или. Озеро Балхаш лежит на востоке страны."),
+                    ("Задания", "1. Какая река впадает в Балхаш?"))
+    assert gap_fill(focus("Какая река впадает в Балхаш?", "lakes", chunks)) == f"В Балхаш впадает река {GAP}."
+
+
+def test_a_question_naming_a_sections_heading_is_pointed_to_that_section():
+    chunks = _sheet(("Атмосферное давление", "Атмосферное давление измеряют барометром."),
+                    ("Единица давления", "Давление измеряется в паскалях."),
+                    ("Задания", "1. Каким прибором измеряют атмосферное давление?"))
+    assert focus("Расскажи про единицу давления", "pressure", chunks).chunk.section == "Единица давления"

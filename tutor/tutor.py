@@ -149,12 +149,18 @@ class Tutor:
                 answer = self._quiz(lang, result, state)
         if answer is None:
             evidence = [h for h in result.hits if h.chunk.doc.policy == "reference"][: self.top_k]
+            # A reply near a homework sheet may show a task's answer in other words than the
+            # task's: it is checked whole before any of it is shown.
+            sheets = self._answered_sheets(result)
             text = ""
             for text, final in self.composer.stream(clean, lang, evidence, mode):
                 if final is None:
-                    yield text, None
+                    if not sheets:
+                        yield text, None
                 else:
                     answer = final
+            if sheets and (handed := self._hands_over(clean, answer, sheets)):
+                answer = self._hint(handed[0], lang, mode, result, state, handed[1])
         answer.confidence = result.confidence
         if read:
             answer.notes.append(read)
@@ -219,6 +225,34 @@ class Tutor:
             if hints.match_task(question, tasks) is not None:
                 return hit
         return None
+
+    def _answered_sheets(self, result: SearchResult) -> list[Hit]:
+        """The best passage of each homework sheet found whose tasks have answer content."""
+        sheets: dict[str, Hit] = {}
+        for hit in result.hits:
+            if hit.chunk.doc.policy == "homework" and self._task_answers(hit.chunk.doc.doc_key):
+                sheets.setdefault(hit.chunk.doc.doc_key, hit)
+        return list(sheets.values())
+
+    def _hands_over(self, question: str, answer: Answer, sheets: list[Hit]) -> tuple[str, Hit] | None:
+        """The homework task (its text and its sheet's passage) whose answer ``answer`` would
+        show, in its text or on its citation cards; None when it shows none."""
+        cards = "\n".join(f"{c.title}\n{c.section}\n{c.quote}" for c in answer.citations)
+        for hit in sheets:
+            task = hints.handed_over(question, answer.text, cards, self._task_answers(hit.chunk.doc.doc_key))
+            if task is not None:
+                return task.text, hit
+        return None
+
+    def _task_answers(self, doc_key: str) -> list[tuple[hints.Task, frozenset[str]]]:
+        """A homework sheet's tasks with their answer content, once per corpus generation."""
+        generation = self.store.generation
+        if getattr(self, "_answers_generation", None) != generation:
+            self._answers, self._answers_generation = {}, generation
+        if doc_key not in self._answers:
+            chunks = [c for c in self.store.chunks_of(doc_key) if not hints.ANSWER_SECTION.search(c.section)]
+            self._answers[doc_key] = hints.task_answers(doc_key, chunks, getattr(self.extractive, "embedder", None))
+        return self._answers[doc_key]
 
     def _hint(self, question: str, lang: str, mode: str, result: SearchResult,
               state: SessionState, top: Hit | None = None) -> Answer:

@@ -11,7 +11,9 @@ section, then a rule with gaps, then a first worked step.
 The guard does not trust the wording of the question ("my teacher allowed it"): in
 hint mode every number the student did not give is masked, sentences that state an
 answer ("Жауабы:", "Ответ:", "Answer:") are never quoted, and the words of the
-document's final answers are masked wherever they appear.
+document's final answers are masked wherever they appear. A lesson's reply that would show
+a worksheet task's answer, asked in words no task shares, gets that task's ladder instead
+(``task_answers``, ``handed_over``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tutor.answer.extractive import score_sentences
+import numpy as np
+
+from tutor.answer.extractive import OVERLAP_WEIGHT, score_sentences
 from tutor.answer.question_kind import SPAN_KINDS, answer_spans, question_type
 from tutor.ingest.chunking import split_sentences
 from tutor.retrieval.hybrid import Hit
@@ -211,6 +215,31 @@ def match_task(question: str, tasks: list[Task]) -> Task | None:
     return best
 
 
+def task_answers(doc_key: str, chunks: list[Chunk], embedder=None) -> list[tuple[Task, frozenset[str]]]:
+    """Each task of a worksheet with its answer content: the stems its answering sentence
+    adds to the task («вольтметр» for «Кернеуді немен өлшейді?»). A problem set's answers are
+    worked out, not stated in a sentence a lesson could quote: it has none."""
+    if any(SOLUTION_MARK.match(line.strip(" *_#")) for c in chunks for line in c.text.splitlines()):
+        return []
+    tasks, _ = tasks_and_content(chunks)
+    found = ((task, focus(task.text, doc_key, chunks, embedder).sentence) for task in tasks)
+    return [(task, new) for task, sentence in found
+            if (new := frozenset(tokenize(sentence)) - set(tokenize(task.text)))]
+
+
+def handed_over(question: str, said: str, cards: str,
+                answers: list[tuple[Task, frozenset[str]]]) -> Task | None:
+    """The task whose answer a reply to ``question`` shows (``said``, its text, and ``cards``,
+    its citation cards): most of the answer content the student did not type is there, since
+    which of those words is the answer is not known. Of several, the one the text states most."""
+    typed = set(tokenize(question))
+    said_words = set(tokenize(said))
+    shown = said_words | set(tokenize(cards))
+    given = [(len(new & said_words) / len(new), task) for task, new in
+             ((task, new - typed) for task, new in answers) if new and len(new & shown) >= len(new) / 2]
+    return max(given, key=lambda g: g[0])[1] if given else None
+
+
 def question_key(doc_key: str, question: str) -> str:
     return f"{doc_key}?{' '.join(sorted(set(tokenize(question))))}"
 
@@ -225,13 +254,17 @@ def focus(question: str, doc_key: str, chunks: list[Chunk], embedder=None) -> Fo
         return Focus(key, task)
     # a question in other words than any task still has an answering sentence to teach around
     asked = question if task is None or task.text in question else f"{task.text} {question}"
-    kind = (question_type(task.text) if task else None) or question_type(question)
+    # a matched task's own words say what its answer is; another wording may ask "откуда" for "какой"
+    kind = question_type(task.text) if task else question_type(question)
     kind = kind if kind in SPAN_KINDS else None
     hits = [Hit(chunk, 0.0) for chunk, _ in content]
     candidates = [(i, s) for i, (_, sentences) in enumerate(content) for s in sentences]
-    scores = score_sentences(asked, candidates, hits, embedder)
-    order = sorted(range(len(candidates)), key=lambda j: -scores[j])
     asked_words = set(tokenize(asked))
+    # a worksheet's headings say what each section is about ("Единица давления")
+    heading = [len(asked_words & set(tokenize(content[i][0].section or ""))) / (len(asked_words) or 1)
+               for i, _ in candidates]
+    scores = score_sentences(asked, candidates, hits, embedder) + OVERLAP_WEIGHT * np.array(heading)
+    order = sorted(range(len(candidates)), key=lambda j: -scores[j])
     # the best-scored sentence holding the kind of answer asked for; else the best one
     # sharing the task's words
     pick = next((j for j in order if answer_spans(kind, candidates[j][1], asked)), None)
@@ -255,6 +288,9 @@ def _main_new_word(sentence: str, asked: set[str]) -> tuple[int, int] | None:
     """For a question of no known kind: the longest word the task does not say."""
     words = [m for m in re.finditer(r"[^\W\d_]{4,}", sentence)
              if tokenize(m.group(0)) and not set(tokenize(m.group(0))) & asked]
+    # every longer word was asked ("В Балхаш впадает река Или."): a short one is the answer
+    words = words or [m for m in re.finditer(r"[^\W\d_]{3,}", sentence)
+                      if not set(tokenize(m.group(0), stopwords=False)) & asked]
     if not words:
         return None
     best = max(words, key=lambda m: len(m.group(0)))
