@@ -28,6 +28,9 @@ from tutor.store import Chunk, Document
     ("Из чего состоит атом?", "parts"),
     ("Неге аспан көк?", "why"),
     ("Почему небо голубое?", "why"),
+    ("Как зовут героя «Шинели»?", "who"),  # a name, not the term "как называется" asks for
+    ("Жуан дауыстылар қайсы?", "list"),
+    ("Какие гласные в казахском мягкие?", "list"),
     ("Расскажи про атом", None),
 ])
 def test_question_type(question, kind):
@@ -50,6 +53,8 @@ def test_an_answer_type_the_question_already_holds_does_not_count():
      "Такой ответ называется галлюцинацией.", "Нейросеть иногда даёт ответ уверенно."),
     ("why", "Неге жапырақ жасыл?", "Жапырақ жасыл, өйткені онда хлорофилл бар.",
      "Жапырақ өсімдіктің мүшесі."),
+    ("list", "Какие гласные в казахском мягкие?", "Мягкие гласные казахского языка: ә, е, ө, ү, і.",
+     "Твёрдые гласные произносятся с участием задней части языка, а мягкие — передней."),
 ])
 def test_a_sentence_that_says_what_kind_of_answer_is_asked_for_gets_the_cue(kind, question, answers,
                                                                             repeats):

@@ -605,6 +605,10 @@ def test_unknown_share_counts_words_the_corpus_never_uses_and_forgives_a_typo():
     # Kazakh typed on a Russian keyboard (no Kazakh letter at all): still Kazakh
     ("фотосинтез дегенимиз не", "kk"),
     ("Абай кашан туылды?", "kk"),
+    # a question about English terms is in the language of its question words
+    ("present continuous калай жасалады?", "kk"),
+    ("Что такое present perfect continuous?", "ru"),
+    ("What does the word қалай mean?", "en"),
     ("Казакстаннын астанасы кандай кала?", "kk"),
     ("Виктор Ким и Кай Ли написали книгу о Казахстане.", "ru"),
     # Russian answers that quote Kazakh names or a Kazakh sentence stay Russian
@@ -803,7 +807,8 @@ def test_kazakh_letters_are_put_back_as_the_corpus_spells_them():
 
     texts = ["Жұмыс пен энергияның өлшем бірлігі – джоуль.", "Ол ағылшын ғалымының құрметіне аталған.",
              "Жұмыстың бірлігі Джеймс Джоульдің құрметіне берілген.", "Баскетбол – доппен ойналатын ойын.",
-             "Сирия и Египет атаковали Израиль в 1973 году.", "Абай Құнанбайұлы 1845 жылы туған."]
+             "Сирия и Египет атаковали Израиль в 1973 году.", "Абай Құнанбайұлы 1845 жылы туған.",
+             "Шылаудың үш түрі бар."]
     restorer = LetterRestorer(LexicalIndex(range(len(texts)), texts))
     typed = "Жұмыс пен энергияның өлшем бірлігі кімнің құрметіне аталған?"
     # (a stem spelt the same in both, "энергия", gets back its endings' letters only)
@@ -823,6 +828,8 @@ def test_kazakh_letters_are_put_back_as_the_corpus_spells_them():
     # question words typed without their letters are restored
     assert restorer.restore("Баскетбол доппен ойналатын ойын ба, кандай ойын?") == \
         "Баскетбол доппен ойналатын ойын ба, қандай ойын?"
+    # ... and words the corpus never spells as typed, only with the letters
+    assert restorer.restore("шылаудын неше түрі бар") == "шылаудың неше түрі бар"
 
 
 def test_chunk_ids_are_read_in_parts_that_sqlite_accepts(fake_runtime, monkeypatch):

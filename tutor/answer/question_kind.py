@@ -18,8 +18,10 @@ _QUESTION_TYPES: list[tuple[str, re.Pattern]] = [
         r"|\bкакого\s+(?:года|числа|века)|\bwhen\b|\b(?:what|which)\s+(?:year|century)\b")),
     ("count", re.compile(
         r"\bқанша\b|\bнеше\w{0,3}\b|\bсколько\b|\bhow\s+(?:many|much)\b")),
+    # "как зовут героя": a person's (or a horse's) name, not the term a "как называется" gives
     ("who", re.compile(
-        r"\bкім\w{0,5}\b|\b(?:кто|кого|кому|кем|чей|чья|чьё|чье|чьи)\b|\bwho(?:m|se)?\b")),
+        r"\bкім\w{0,5}\b|\b(?:кто|кого|кому|кем|чей|чья|чьё|чье|чьи)\b|\bwho(?:m|se)?\b"
+        r"|\bкак\s+зову\w*")),
     ("where", re.compile(
         r"\bқайда\w*|\bқай\s+жер\w*|\bқай\s+(?:қала|өлке|облыс|өзен|көл|тау|аймақ|мемлекет)\w*"
         r"|\b(?:где|куда|откуда)\b|\bв\s+как(?:ом|ой)\s+(?:городе|стране|месте|регионе|области)"
@@ -27,13 +29,15 @@ _QUESTION_TYPES: list[tuple[str, re.Pattern]] = [
     # "what is X called": the answer is the name the sentence gives
     ("name", re.compile(
         r"\bқалай\s+атал\w*|\bне\s+деп\s+ата\w*|\bқалай\s+ата\w*"
-        r"|\bкак\s+(?:называ\w*|зову\w*|именну\w*)|\bwhat\s+(?:is|are|do\s+\w+\s+call)\b.*\bcall")),
+        r"|\bкак\s+(?:называ\w*|именну\w*)|\bwhat\s+(?:is|are|do\s+\w+\s+call)\b.*\bcall")),
     ("parts", re.compile(
         r"\bнеден\s+тұра\w*|\bнелерден\s+тұра\w*|\bқандай\s+бөлік\w*"
         r"|\bиз\s+чего\s+(?:состо|сдела)\w*|\bиз\s+каких\s+част\w*|\bmade\s+of\b|\bconsist\w*\s+of\b")),
     ("why", re.compile(
         r"\bнеге\b|\bне\s+үшін\b|\bнеліктен\b|\bне\s+себепт\w*"
         r"|\b(?:почему|зачем|отчего)\b|\bwhy\b")),
+    # "which are ...": a lesson answers with a list after a colon ("Жуан дауыстылар: а, о, ұ, ы.")
+    ("list", re.compile(r"\bқайсы\w*|\bкакие\b|\bперечисл\w*|\bwhich\b")),
 ]
 
 _YEAR = re.compile(r"\b(?:1\d{3}|20\d{2})\b|\b[IVXLC]+\s*(?:ғ\b|ғасыр|в\b|в\.|век|century)")
@@ -50,12 +54,13 @@ _NUMBER_WORD = re.compile(
     r"|миллион\w*|миллиард\w*|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand"
     r"|million)\b", re.IGNORECASE)
 _DIGITS = re.compile(r"\d+")
-# Sentences that give what a "name", "parts" or "why" question asks for say so
+# Sentences that give what a "name", "parts", "why" or "list" question asks for say so
 # with these words; unlike a year or a name they need not be new to the question.
 _CUES: dict[str, re.Pattern] = {
     "name": re.compile(r"атал\w*|атай\w*|называ\w*|зову\w*|\bcalled\b|\bnamed?\b", re.IGNORECASE),
     "parts": re.compile(r"тұра\w*|құрал\w*|состо\w*|\bconsist\w*|made\s+(?:of|up)|\bcontains?\b",
                         re.IGNORECASE),
+    "list": re.compile(r":\s*[^:]+,"),
     "why": re.compile(r"себеб\w*|өйткені|сондықтан|үшін|себепті|потому|поэтому|так\s+как|из-за"
                       r"|\bчтобы\b|\bbecause\b|\bso\s+that\b|\bsince\b|\btherefore\b", re.IGNORECASE),
 }
@@ -65,8 +70,8 @@ _NAME = re.compile(r"(?<=[\w,] )[A-ZА-ЯЁӘҒҚҢӨҰҮҺІ][^\W\d_]+")
 
 
 def question_type(question: str) -> str | None:
-    """'when', 'count', 'who', 'where', 'name', 'parts', 'why' or None for the kind of
-    answer asked for."""
+    """'when', 'count', 'who', 'where', 'name', 'parts', 'why', 'list' or None for the
+    kind of answer asked for."""
     q = question.lower().replace("ё", "е")
     for kind, pattern in _QUESTION_TYPES:
         if pattern.search(q):

@@ -37,6 +37,13 @@ _KK_CYR_RE = re.compile("[" + "".join(sorted(KK_CYR)) + "]")
 _LAT = re.compile("[A-Za-z]")
 _KK_LAT_RE = re.compile("[" + "".join(sorted(KK_LAT)) + "]")
 _WORD = re.compile(r"[^\W\d_]+")
+# A question put in Kazakh or Russian about English terms ("present continuous қалай
+# жасалады?") may have more Latin letters than Cyrillic; its frame (the question and function
+# words) says the language, unless the Latin part has a frame of its own.
+_EN_FRAME = frozenset("""the a an is are was were be do does did what how why when where who
+    which whose of to in on at for and or it this that these can could should i you we mean""".split())
+_RU_FRAME = _RU_WORDS | frozenset("чем почему зачем сколько какой какая какое какие когда кто такое".split())
+_LATIN_WORD = re.compile(r"\b[A-Za-z]+\b")
 _LAT_KK_WORDS = re.compile(r"\b(jäne|degen|qandai|qai|būl|üşin|jyly|qalai|nemese|degenımız)\b",
                            re.IGNORECASE)
 
@@ -66,5 +73,10 @@ def detect_language(text: str, default: str = "ru") -> str:
     if lat + kk_lat > 0:
         if kk_lat or _LAT_KK_WORDS.search(text):
             return "kk"
+        if cyr + kk:
+            cyrillic = _LATIN_WORD.sub(" ", text)
+            framed = _KK_WORDS.search(cyrillic) or any(w.lower() in _RU_FRAME for w in _WORD.findall(cyrillic))
+            if framed and not any(w.lower() in _EN_FRAME for w in _LATIN_WORD.findall(text)):
+                return detect_language(cyrillic, default)
         return "en"
     return default

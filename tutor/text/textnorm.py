@@ -250,12 +250,16 @@ class LetterRestorer:
         """One lowercase word without Kazakh letters, with them where the corpus says so.
         In ``mixed`` text (other words have their Kazakh letters, so this one may well be
         a loanword that has none: "баскетбол", "торттар") only question and function
-        words are restored ("кандай", "бул")."""
+        words are restored ("кандай", "бул"), and words the corpus never spells as typed
+        but does with Kazakh letters ("шылаудын турі": a student who found "і" may still
+        skip "ң")."""
         if word in _FOLDED_STOPWORD_SPELLING:
             return _FOLDED_STOPWORD_SPELLING[word]
-        if mixed or word in STOPWORDS:
+        if word in STOPWORDS:
             return word
         typed = self.doc_freq(stem(word, "kk"))
+        if mixed and (typed or self._known(stem(word, "ru"))):
+            return word
         spelt = self._stem(word)
         if spelt is not None and self.doc_freq(stem(spelt, "kk")) > typed:
             return spelt  # the corpus holds this spelling more often than the typed one
