@@ -62,7 +62,7 @@ def test_ci_gate_passes_on_a_working_retriever_and_fails_on_a_broken_one(tmp_pat
     from tutor.evaluation.report import markdown
 
     md = markdown({**report, "meta": {}})
-    assert "| BM25 | dense | RRF |" in md and f"| {rrf:.3f} | {task['n']} |" in md
+    assert "| BM25 | dense | RRF |" in md and f"| {rrf:.3f} | - | {task['n']} |" in md
     assert f"| margin over RRF (this run − RRF) | recall@1 {task['margin_over_rrf']['recall@1']:+.3f}" in md
     # break retrieval on purpose: meaningless vectors, searched alone
     from tutor.retrieval.hybrid import FusionParams
@@ -94,6 +94,9 @@ def test_report_files_have_the_declared_shape(tmp_path):
     report = {"tasks": {"t": {"metrics": {"mrr@10": 0.5}, "primary": "mrr@10", "n": 3,
                               "baselines": {"bm25": {"mrr@10": 0.4}, "rrf": {"mrr@10": 0.45}},
                               "margin_over_rrf": {"mrr@10": 0.05}},
+                        "r": {"metrics": {"contains_answer": 0.7}, "primary": "contains_answer", "n": 9,
+                              "reader": {"n": 4, "with": {"contains_answer": 0.75, "first_piece_p50_s": 1.5},
+                                         "without": {"contains_answer": 0.5, "first_piece_p50_s": 0.2}}},
                         "s": {"skipped": "no data"}}, "meta": {"wall_s": 1}}
     write_reports(report, tmp_path)
     data = json.loads((tmp_path / "report.json").read_text())
@@ -101,11 +104,14 @@ def test_report_files_have_the_declared_shape(tmp_path):
     assert data["tasks"]["t"]["baselines"]["rrf"]["mrr@10"] == 0.45
     assert "<svg" in (tmp_path / "report.html").read_text()
     md = (tmp_path / "report.md").read_text()
-    assert "| t | mrr@10 | 0.500 | - | 0.400 | - | 0.450 | 3 |  |" in md
+    assert "| t | mrr@10 | 0.500 | - | 0.400 | - | 0.450 | - | 3 |  |" in md
+    # the ablation row: the primary metric with and without the reader on the same items
+    assert "| r | contains_answer | 0.700 | - | - | - | - | 0.750 / 0.500 (4) | 9 |  |" in md
+    assert "| with the reader (first 4 items) | contains_answer 0.750, first_piece_p50_s 1.500 |" in md
+    assert "with the reader (4)" in (tmp_path / "report.html").read_text()
     assert "| margin over RRF (this run − RRF) | mrr@10 +0.050 |" in md
     # every row of the summary table has as many cells as its header
-    table = [line for line in md.splitlines() if line.startswith("| t |") or line.startswith("| s |")
-             or line.startswith("| task |")]
+    table = [line for line in md.splitlines() if line.startswith(("| t |", "| r |", "| s |", "| task |"))]
     assert len({line.count("|") for line in table}) == 1
 
 
