@@ -63,6 +63,7 @@ def test_the_reader_steps_aside_while_more_answers_run_than_allowed():
     assert note == "reader_busy" and ranked == found and not reader.calls
     with reading.answering():
         assert reading.rerank("q", found)[1] == "reader"
+    assert reading.outcomes == {"reader_busy": 1, "reader": 1}  # what the load bench reports
 
 
 def test_the_reader_steps_aside_past_its_deadline_and_when_it_fails():

@@ -90,8 +90,10 @@ def run(settings, folder: Path, quick: bool = False) -> Report:
         services.runtime.store.close()
     asked = students * per_student
     lat = latency(times)
+    reading = services.tutor.reading
     table = report.table(f"{students} students x {per_student} questions, all at once "
-                         f"(queue concurrency {work.queue_concurrency}, composer {services.composer_choice.name})",
+                         f"(queue concurrency {work.queue_concurrency}, composer {services.composer_choice.name}, "
+                         f"reader {'on' if reading else 'off'})",
                          ["questions", "errors", "p50 s to full answer", "p95 s", "max s", "wall s",
                           "answers/s", "peak RSS MB"])
     table.add(asked, len(errors), lat["p50_ms"] / 1000 if times else None,
@@ -105,6 +107,10 @@ def run(settings, folder: Path, quick: bool = False) -> Report:
         f"Peak RSS is sampled during the questions (server and clients share this process); the process "
         f"peak since it started is {peak_rss_bytes() / 1e6:.0f} MB.",
     ]
+    if reading is not None:
+        report.notes.append("The evidence reader (reader_max_parallel "
+                            f"{work.reader_max_parallel}, deadline {work.reader_deadline_s} s): "
+                            + ", ".join(f"{k} {v}" for k, v in sorted(reading.outcomes.items())) + ".")
     if errors:
         report.notes.append("Errors: " + "; ".join(sorted(set(errors))[:5]))
     report.results = {"students": students, "questions_per_student": per_student, "asked": asked,
@@ -114,5 +120,6 @@ def run(settings, folder: Path, quick: bool = False) -> Report:
                       "wall_s": wall, "answers_per_s": len(times) / wall if wall else None,
                       "peak_rss_bytes": memory.peak, "composer": services.composer_choice.name,
                       "queue_concurrency": work.queue_concurrency, "app_build_s": start_s,
+                      "reader_outcomes": dict(reading.outcomes) if reading else None,
                       "connect_s": connect_s}
     return report

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, replace
 
 from tutor.generation.reader import Reader, ReaderError
@@ -35,6 +36,8 @@ class EvidenceReading:
         self.params = params or ReadingParams()
         self._answering = 0
         self._lock = threading.Lock()
+        self.outcomes: Counter[str] = Counter()  # how often it read, and why it stepped aside
+
 
     def answering(self):
         """A context for one answer being computed: ``rerank`` counts the answers inside it."""
@@ -43,6 +46,11 @@ class EvidenceReading:
     def rerank(self, question: str, hits: list[Hit]) -> tuple[list[Hit], str]:
         """``hits`` re-ordered, and a note on what the reader did: ``reader``, or why it
         stepped aside (``reader_busy``, ``reader_deadline``, ``reader_error``)."""
+        ranked, note = self._rerank(question, hits)
+        self.outcomes[note] += 1
+        return ranked, note
+
+    def _rerank(self, question: str, hits: list[Hit]) -> tuple[list[Hit], str]:
         p = self.params
         top = hits[: p.passages]
         if len(top) < 2:
