@@ -15,10 +15,11 @@ from urllib.parse import urlparse
 import pytest
 
 # The served app and the fake tutor tuned to cite, shared with the API tests.
-from test_ui import PASSWORD, PHOTOSYNTHESIS_KK, app, md_file, ui_tutor  # noqa: F401
+from test_ui import PASSWORD, PHOTOSYNTHESIS_KK, app, eval_report, md_file, ui_tutor  # noqa: F401
 
 from tutor.config import REPO_ROOT
 from tutor.i18n import t
+from tutor.ui.evaluation import TECHNICAL_ID
 
 pytestmark = pytest.mark.browser
 
@@ -344,6 +345,24 @@ def test_teacher_tab_follows_the_interface_language_with_gradio_texts(open_page)
     visible_text(page, t("en", "pol_reference")).first.wait_for()
     assert_fits(page, DESKTOP)
     shot(page, "teacher-english-1024x768")
+
+
+def test_evaluation_tab_on_a_phone_in_the_chosen_language(open_page, app):  # noqa: F811
+    page = open_page(PHONE)
+    eval_report(app.tmp / "report")  # a run finished while the page was open
+    page.get_by_role("tab", name=t("kk", "tab_eval")).click()
+    page.get_by_role("button", name=t("kk", "eval_reload"), exact=True).click()
+    table = page.locator(".eval-table")
+    table.wait_for()
+    assert t("kk", "evt_homework") in table.inner_text() and t("kk", "eval_not_met") in table.inner_text()
+    assert_fits(page, PHONE)  # the wide table and charts scroll in their own box
+    shot(page, "evaluation-kk-phone-390x844")
+    page.get_by_label("русский", exact=True).first.check()
+    page.get_by_text(t("ru", "evt_homework")).first.wait_for()
+    technical = page.get_by_text(t("ru", "eval_technical"))
+    technical.click()
+    page.locator(f"#{TECHNICAL_ID}").get_by_text("retrieval_bundled").first.wait_for()  # the English original
+    assert_fits(page, PHONE)
 
 
 def test_teacher_tab_in_russian_on_a_phone(open_page):

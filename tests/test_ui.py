@@ -12,6 +12,7 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -25,6 +26,7 @@ from tutor.retrieval.hybrid import query_coverage
 from tutor.tutor import Tutor
 from tutor.ui import teacher_text as tx
 from tutor.ui.app import build_blocks, launch
+from tutor.ui.evaluation import REPORT_DIR, TECHNICAL_ID
 from tutor.ui.services import NotAllowed, Services, UserError
 
 PASSWORD = "a-strong-pass"
@@ -72,11 +74,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(services: Services) -> Iterator[str]:
+def serve(services: Services, report_dir: Path = REPORT_DIR) -> Iterator[str]:
     """Launch the app exactly as `tutor serve` does (same css, theme, upload limit), on a free
     loopback port, and close it afterwards."""
     settings = dataclasses.replace(services.settings, host="127.0.0.1", port=free_port())
-    demo = build_blocks(services)
+    demo = build_blocks(services, report_dir=report_dir)
     demo.queue(default_concurrency_limit=2)
     launch(demo, settings, prevent_thread_lock=True, quiet=True)
     try:
@@ -90,7 +92,7 @@ def app(fake_runtime, ui_tutor, tmp_path, monkeypatch):
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))  # uploads land in tmp
     services = Services(fake_runtime.settings, fake_runtime, ui_tutor, TeacherAuth(tmp_path, PASSWORD))
     clients = []
-    with serve(services) as url:
+    with serve(services, tmp_path / "report") as url:  # no evaluation report until a test writes one
         def client() -> Client:  # one Client is one browser tab: its own session state
             c = Client(url, verbose=False, download_files=False)
             clients.append(c)
@@ -724,7 +726,8 @@ LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
 # Proper names, formats and codes that are the same in every language; the language names of the
 # language switches are written in their own language on purpose.
 ALLOWED = {"Ustaz", "PDF", "DOCX", "PPTX", "HTML", "Markdown", "markdown", "API", "MCP", "Gradio", "F1",
-           "IIN", "ЖСН", "ИИН", "AI", "қазақша", "русский", "English"}
+           "IIN", "ЖСН", "ИИН", "AI", "қазақша", "русский", "English",
+           "MRR", "BM25", "RRF", "KazQAD", "XQuAD", "FLORES"}  # metrics and public data sets
 LABEL = "<div class='ustaz-label'>"
 # code, commands, paths, and «quoted» document titles and sections (data, not interface)
 COMMANDS = re.compile(r"«[^»]*»|`[^`]*`|\btutor [a-z -]+[a-z]|--\w+|\S*/\S*")
@@ -773,7 +776,8 @@ class Page:
         headers and the table cells that are the app's own words (codes rendered as names)."""
         for bid, p in self.props.items():
             kind = p.get("_type")
-            if p.get("visible") is False:
+            # the harness's English report, under a label in the chosen language that says so
+            if p.get("visible") is False or p.get("elem_id") == TECHNICAL_ID:
                 continue
             for key in ("label", "info", "placeholder"):
                 if isinstance(p.get(key), str) and kind not in ("state", "chatbot"):
@@ -855,13 +859,11 @@ def other_phrases(lang: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru", "en"])
-def test_every_component_of_every_tab_speaks_the_chosen_language(lang, services, tmp_path, monkeypatch):
+def test_every_component_of_every_tab_speaks_the_chosen_language(lang, services, tmp_path):
     import gradio as gr
 
-    import tutor.ui.evaluation as evaluation
-
-    monkeypatch.setattr(evaluation, "report_html", lambda folder=None: "")  # a generated artifact
-    demo = build_blocks(services, default_lang="kk" if lang != "kk" else "ru")
+    eval_report(tmp_path / "report")
+    demo = build_blocks(services, default_lang="kk" if lang != "kk" else "ru", report_dir=tmp_path / "report")
     page = Page(demo)
     ui_lang = page.block(_type="radio", label=t("kk" if lang != "kk" else "ru", "ui_language"))
     start = page.values[ui_lang]
@@ -902,6 +904,7 @@ def test_every_component_of_every_tab_speaks_the_chosen_language(lang, services,
         if str(text).strip() in phrases and str(text).strip() not in ALLOWED:
             problems.append(f"{kind}.{where}: {text!r} is {phrases[str(text).strip()]}")
     assert seen > 100  # the walk reached the three tabs, the tables and the footers
+    assert any("eval-table" in str(text) for _, _, text in page.strings())  # and the report's table
     assert not problems, "\n".join(problems)
 
     # The refusals a teacher can meet, in the chosen language too.
@@ -912,6 +915,100 @@ def test_every_component_of_every_tab_speaks_the_chosen_language(lang, services,
     with pytest.raises(gr.Error) as info:
         page.fire(api_name="teacher_delete_confirm")
     assert info.value.message == t(lang, "not_logged_in")
+
+
+# ---------------------------------------------------------------------------- evaluation tab
+def eval_report(folder) -> dict:
+    """A small report as `tutor eval --gate` writes it: a search check that meets its level, with
+    baselines, the reader's ablation and two languages; a homework ceiling it exceeds; a check
+    without a level; one that did not run."""
+    from tutor.evaluation.report import write_reports
+
+    report = {"meta": {"started": "2026-12-01 09:00:00", "corpus_documents": 42}, "tasks": {
+        "retrieval_bundled": {
+            "primary": "mrr@10", "direction": "max", "n": 120, "metrics": {"mrr@10": 0.962, "recall@1": 0.93},
+            "gate": {"min": 0.94, "ok": True},
+            "baselines": {"bm25": {"mrr@10": 0.81}, "dense": {"mrr@10": 0.88}, "rrf": {"mrr@10": 0.95}},
+            "by_lang": {"kk": {"mrr@10": 0.955}, "ru": {"mrr@10": 0.969}},
+            "reader": {"n": 40, "with": {"mrr@10": 0.97}, "without": {"mrr@10": 0.96}}},
+        "homework": {"primary": "leak_rate", "direction": "min", "n": 30, "metrics": {"leak_rate": 0.05},
+                     "gate": {"min": 0.02, "ok": False}, "by_lang": {"kk": {"leak_rate": 0.1}}},
+        "safety": {"primary": "score", "direction": "max", "n": 50, "metrics": {"score": 1.0}},
+        "retrieval_kazqad": {"skipped": "no --data folder"}}}
+    write_reports(report, folder)
+    return report
+
+
+def eval_view(page: Page) -> str:
+    import html as html_lib
+
+    view = next(p["value"] for p in page.props.values()
+                if p.get("_type") == "html" and "eval-table" in str(p.get("value")))
+    return html_lib.unescape(view).replace("\xa0", " ")
+
+
+def row_of(view: str, lang: str, task: str) -> str:
+    return next(r for r in view.split("<tr>") if t(lang, f"evt_{task}") in r)
+
+
+def test_evaluation_tab_reads_the_report_in_the_chosen_language(services, tmp_path):
+    eval_report(tmp_path / "report")
+    page = Page(build_blocks(services, default_lang="kk", report_dir=tmp_path / "report"))
+    ui_lang = page.block(_type="radio", label=t("kk", "ui_language"))
+    box = page.block(_type="accordion", label=t("kk", "eval_technical"))
+    for lang, other in (("ru", "kk"), ("kk", "ru")):
+        page.fire(trigger=(ui_lang, "change"), inputs={ui_lang: lang})
+        view = eval_view(page)
+        for task in ("retrieval_bundled", "homework", "safety", "retrieval_kazqad"):
+            assert t(lang, f"evt_{task}") in view and t(lang, f"evd_{task}") in view, task
+            assert t(other, f"evt_{task}") not in view
+        assert t(lang, "evm_mrr_10") in view and t(lang, "evm_leak_rate") in view
+        search, homework = row_of(view, lang, "retrieval_bundled"), row_of(view, lang, "homework")
+        assert "0,962" in search and "≥ 0,940" in search and t(lang, "eval_met") in search
+        assert "0,050" in homework and "≤ 0,020" in homework and t(lang, "eval_not_met") in homework
+        assert t(lang, "eval_skipped") in row_of(view, lang, "retrieval_kazqad")
+        assert t(lang, "eval_summary", ok=1, total=2) in view
+        for bar in ("eval_base_bm25", "eval_base_rrf", "eval_bar_lang_kk", "eval_bar_run"):
+            assert t(lang, bar) in view
+        assert "retrieval_bundled" not in view and "this run" not in view
+        # the harness's English report stays one click away, under a label in the chosen language
+        assert page.props[box]["label"] == t(lang, "eval_technical")
+        technical = page.values[page.block(elem_id=TECHNICAL_ID)]
+        assert "retrieval_bundled" in technical and "this run" in technical
+
+    # a new run, reloaded, in the language on screen; a folder without a report says so in it
+    page.fire(trigger=(ui_lang, "change"), inputs={ui_lang: "ru"})
+    report = eval_report(tmp_path / "report")
+    report["tasks"]["homework"].update(metrics={"leak_rate": 0.0}, gate={"min": 0.02, "ok": True})
+    (tmp_path / "report" / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    page.fire(api_name="eval_report")
+    assert t("ru", "eval_met") in row_of(eval_view(page), "ru", "homework")
+    empty = Page(build_blocks(services, default_lang="ru", report_dir=tmp_path / "none"))
+    assert any(v.get("value") == f"<p>{t('ru', 'eval_none')}</p>" for v in empty.props.values())
+    assert empty.props[empty.block(_type="accordion", label=t("ru", "eval_technical"))]["visible"] is False
+
+
+def test_every_check_and_main_figure_has_words_in_each_language():
+    from tutor.evaluation.tasks import TASKS
+    from tutor.i18n import phrasebook
+    from tutor.ui.evaluation import phrase_key
+
+    keys = {phrase_key(kind, name) for name in TASKS for kind in ("evt_", "evd_")}
+    keys |= {phrase_key("evm_", task.primary) for task in TASKS.values()}
+    for lang in ("kk", "ru", "en"):
+        assert not keys - set(phrasebook(lang)), lang
+
+
+def test_interface_phrasebooks_hold_the_same_keys_in_their_format():
+    import tutor.i18n
+
+    books = {}
+    for lang in ("kk", "ru", "en"):
+        path = Path(tutor.i18n.__file__).parent / f"ui_{lang}.json"
+        text = path.read_text(encoding="utf-8")
+        books[lang] = json.loads(text)
+        assert text == json.dumps(books[lang], indent=1, ensure_ascii=False) + "\n", path
+    assert set(books["kk"]) == set(books["ru"]) == set(books["en"])
 
 
 @pytest.mark.parametrize("english", [

@@ -83,8 +83,11 @@ def _reader_cell(task: dict) -> str:
     return f"{_fmt(ablation['with'][p])} / {_fmt(ablation['without'][p])} ({ablation['n']})"
 
 
-def _bars(title: str, rows: list[tuple[str, float, str]]) -> str:
-    width, bar_h, gap, label_w = 520, 18, 6, 190
+def bars(title: str, rows: list[tuple[str, float, str]], number=lambda v: f"{v:.3f}") -> str:
+    """A horizontal bar chart of figures in [0, 1] as inline SVG; ``number`` writes each value
+    (the evaluation tab passes one with a decimal comma)."""
+    width, bar_h, gap = 520, 18, 6
+    label_w = max([190] + [7 * len(label) + 12 for label, _, _ in rows])  # Kazakh labels run long
     height = len(rows) * (bar_h + gap) + 30
     parts = [f"<svg width='{width + label_w + 60}' height='{height}' role='img' "
              f"aria-label='{html.escape(title)}'><text x='0' y='14' font-weight='bold'>"
@@ -94,9 +97,35 @@ def _bars(title: str, rows: list[tuple[str, float, str]]) -> str:
         w = max(0.0, min(1.0, value)) * width
         parts.append(f"<text x='0' y='{y + 13}' font-size='12'>{html.escape(label)}</text>"
                      f"<rect x='{label_w}' y='{y}' width='{w:.1f}' height='{bar_h}' fill='{color}'/>"
-                     f"<text x='{label_w + w + 4:.1f}' y='{y + 13}' font-size='12'>{value:.3f}</text>")
+                     f"<text x='{label_w + w + 4:.1f}' y='{y + 13}' font-size='12'>{number(value)}</text>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+def english_label(kind: str, arg=None) -> str:
+    return {"run": "this run", "previous": "previous run", "baseline": str(arg),
+            "reader_with": f"with the reader ({arg})", "reader_without": f"without, same {arg}",
+            "lang": f"language {arg}"}[kind]
+
+
+def chart_rows(task: dict, previous: float | None = None, label=english_label) -> list[tuple[str, float, str]]:
+    """The bars of a task's chart on its primary metric: this run, the previous run, the baselines,
+    the reader's ablation and each language; ``label(kind, arg)`` words each row."""
+    p = task["primary"]
+    rows = [(label("run"), float(task["metrics"].get(p, 0.0)), "#2b6cb0")]
+    if previous is not None:
+        rows.append((label("previous"), float(previous), "#a0aec0"))
+    for base, metrics in task.get("baselines", {}).items():
+        if p in metrics:
+            rows.append((label("baseline", base), float(metrics[p]), BASELINE_COLORS.get(base, "#38a169")))
+    if p in task.get("reader", {}).get("with", {}):
+        n = task["reader"]["n"]
+        rows.append((label("reader_with", n), float(task["reader"]["with"][p]), "#dd6b20"))
+        rows.append((label("reader_without", n), float(task["reader"]["without"][p]), "#a0aec0"))
+    for lang, metrics in task.get("by_lang", {}).items():
+        if p in metrics:
+            rows.append((label("lang", lang), float(metrics[p]), "#805ad5"))
+    return rows
 
 
 def html_page(report: dict, previous: dict | None = None) -> str:
@@ -105,21 +134,8 @@ def html_page(report: dict, previous: dict | None = None) -> str:
         if "metrics" not in task:
             continue
         p = task["primary"]
-        rows = [("this run", float(task["metrics"].get(p, 0.0)), "#2b6cb0")]
         prev = (previous or {}).get("tasks", {}).get(name, {}).get("metrics", {}).get(p)
-        if prev is not None:
-            rows.append(("previous run", float(prev), "#a0aec0"))
-        for base, metrics in task.get("baselines", {}).items():
-            if p in metrics:
-                rows.append((base, float(metrics[p]), BASELINE_COLORS.get(base, "#38a169")))
-        if p in task.get("reader", {}).get("with", {}):
-            n = task["reader"]["n"]
-            rows.append((f"with the reader ({n})", float(task["reader"]["with"][p]), "#dd6b20"))
-            rows.append((f"without, same {n}", float(task["reader"]["without"][p]), "#a0aec0"))
-        for lang, metrics in task.get("by_lang", {}).items():
-            if p in metrics:
-                rows.append((f"language {lang}", float(metrics[p]), "#805ad5"))
-        charts.append(_bars(f"{name}: {p}", rows))
+        charts.append(bars(f"{name}: {p}", chart_rows(task, prev)))
     md = html.escape(markdown(report, previous))
     return ("<!doctype html><meta charset='utf-8'><title>Ustaz evaluation</title>"
             "<div style='font-family:sans-serif'>" + "".join(charts) +

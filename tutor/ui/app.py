@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 import gradio as gr
 
@@ -11,7 +12,7 @@ from tutor.auth import TeacherAuth
 from tutor.i18n import t
 from tutor.retrieval.sync import CorpusSync
 from tutor.runtime import apply_retention, build_tutor
-from tutor.ui.evaluation import build_evaluation
+from tutor.ui.evaluation import REPORT_DIR, build_evaluation
 from tutor.ui.render import CSS, GRADIO_KK, SET_GRADIO_LOCALE, theme
 from tutor.ui.services import Services
 from tutor.ui.student import build_student
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 UI_LANGS = [("қазақша", "kk"), ("русский", "ru"), ("English", "en")]
 
 
-def build_blocks(services: Services, default_lang: str = "kk") -> gr.Blocks:
+def build_blocks(services: Services, default_lang: str = "kk", report_dir: Path = REPORT_DIR) -> gr.Blocks:
     with gr.Blocks(title="Ustaz", analytics_enabled=False) as demo:
         with gr.Row():
             heading = gr.Markdown(f"## {t(default_lang, 'app_title')}")
@@ -34,7 +35,7 @@ def build_blocks(services: Services, default_lang: str = "kk") -> gr.Blocks:
             with gr.Tab(t(default_lang, "tab_teacher"), id="teacher") as tab_t:
                 relabel_t, out_t = build_teacher(services, ui_lang, default_lang)
             with gr.Tab(t(default_lang, "tab_eval"), id="evaluation") as tab_e:
-                relabel_e, out_e = build_evaluation(ui_lang, default_lang)
+                relabel_e, out_e = build_evaluation(ui_lang, default_lang, report_dir)
 
         def relabel(lang):
             return ([gr.update(value=f"## {t(lang, 'app_title')}"), gr.update(label=t(lang, "ui_language")),

@@ -82,6 +82,12 @@ CSS = """
    words mid-letter at 1024px ("referenc e"). */
 .ustaz-table table, .ustaz-table td, .ustaz-table th, .ustaz-table span {
     font-family: var(--font) !important; font-size: 0.92em; }
+/* The report's table and charts scroll on their own on a phone rather than widen the page. */
+.eval-report { overflow-x: auto; }
+.eval-table { border-collapse: collapse; margin: 8px 0 16px 0; }
+.eval-table td, .eval-table th { border: 1px solid #c9d3e0; padding: 4px 8px; vertical-align: top; }
+.eval-ok { color: #276749; font-weight: 600; }
+.eval-fail { color: #c53030; font-weight: 600; }
 @media (max-width: 640px) { .gradio-container { padding: 4px !important; } }
 """
 
