@@ -118,7 +118,7 @@ class Settings:
     )
     reader_passages: int = _setting(5, "Passages the reader re-ranks.")
     reader_weight: float = _setting(
-        0.1, "Weight of the reader's mean log-probability per question token beside the fused "
+        0.05, "Weight of the reader's mean log-probability per question token beside the fused "
              "retrieval score."
     )
     reader_deadline_s: float = _setting(

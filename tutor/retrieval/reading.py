@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ReadingParams:
     passages: int = 5
-    weight: float = 0.1
+    weight: float = 0.05
     deadline_s: float = 2.0
     max_parallel: int = 1
 
