@@ -3,11 +3,12 @@ each, and steps aside under load, past its deadline, or when it fails."""
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from tutor.config import SettingError, Settings
-from tutor.generation.reader import Reader, ReaderError, TransformersReader, _question_mean, prompt_of
+from tutor.generation.reader import Reader, ReaderError, _question_mean, prompt_of
 from tutor.retrieval.hybrid import Hit
 from tutor.retrieval.reading import EvidenceReading, ReadingParams
 from tutor.store import Chunk, Document
@@ -129,7 +130,17 @@ def test_a_servers_echoed_log_probabilities_are_read_from_the_question_on():
 
 @pytest.mark.integration
 def test_gemma_reads_kazakh_well_enough_to_pick_the_passage_that_answers(gemma_folder):
-    reader = TransformersReader.load(str(gemma_folder), precision="bfloat16")
+    import torch
+    from conftest import model_cache
+
+    from tutor.generation.reader import make_reader
+    from tutor.models import resolve_generator, verify_folder
+
+    settings = Settings.load(env={}, model_cache=str(model_cache()), reader="on")
+    reader = make_reader(resolve_generator(settings), settings)
+    # the embedded model is read from a bfloat16 copy made once beside it, mapped as it is
+    assert reader.name == str(gemma_folder) + "-bfloat16" and verify_folder(Path(reader.name)) is None
+    assert {p.dtype for p in reader.model.parameters()} == {torch.bfloat16}
     passages = ["Атом ядросы протондар мен нейтрондардан тұрады. Электрондар ядроны айнала қозғалады.",
                 "Абай Құнанбайұлы 1845 жылы Шыңғыстауда туған. Ол ақын, ойшыл, аудармашы болған.",
                 "Су қалыпты қысымда 100 градуста қайнайды. Тау басында су төменірек температурада қайнайды."]

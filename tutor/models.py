@@ -301,6 +301,29 @@ def _resolve_gguf(settings: Settings, spec: str, provision: bool) -> ResolvedMod
                          size_bytes=path.stat().st_size)
 
 
+def bfloat16_copy(settings: Settings, location: str) -> str:
+    """A bfloat16 copy of the causal LM at ``location`` (a folder), made once in the model
+    cache: mapped as it is, it starts the reader at half the memory of converting the
+    float32 weights at every start (docs/decisions/2026-12-07-evidence-reader.md)."""
+    source = Path(location)
+    if source.parent != settings.model_path:
+        return location  # a hub id or a school's own folder: converted in memory at load
+    target = settings.model_path / f"{source.name}-bfloat16"
+    if verify_folder(target) is not None:
+        def build(folder: Path) -> dict:
+            from transformers import AutoTokenizer
+
+            from tutor.generation.loading import load_causal_lm
+
+            load_causal_lm(str(source), "bfloat16").save_pretrained(str(folder))
+            AutoTokenizer.from_pretrained(str(source)).save_pretrained(str(folder))
+            return {"kind": "bfloat16 copy", "source": str(source)}
+
+        _convert_once(target, build, f"{source} in bfloat16", (read_manifest(source) or {}).get(
+            "licence", "as the source model"), "generator")
+    return str(target)
+
+
 def resolve_generator(settings: Settings, provision: bool = True) -> ResolvedModel:
     spec = settings.generator.strip()
     if spec in ("", "none"):

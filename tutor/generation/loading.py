@@ -28,13 +28,16 @@ def pick_precision(precision: str) -> str:
 
 def load_causal_lm(path: str, precision: str):
     """The model at ``path`` in ``precision`` (not ``auto``), in eval mode."""
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM
 
-    # Loaded as float32, which maps the checkpoint file instead of reading it, then converted
-    # a parameter at a time: loading straight in bfloat16 reads the whole file in.
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    # A float32 checkpoint is loaded as float32, which maps the file instead of reading it,
+    # then converted a parameter at a time: loading it straight in bfloat16 reads the whole
+    # file in. A checkpoint stored in bfloat16 is mapped as it is.
+    stored = str(getattr(AutoConfig.from_pretrained(path), "dtype", "") or "")
+    first = torch.bfloat16 if precision == "bfloat16" and stored.endswith("bfloat16") else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=first)
     model.eval()
-    if precision == "bfloat16":
+    if precision == "bfloat16" and first is torch.float32:
         to_bfloat16(model)
     return model
 

@@ -176,10 +176,14 @@ def _question_mean(logprobs: dict, question_from: int) -> float:
 def make_reader(resolved, settings) -> Reader | None:
     """The reader for the configured generator's model: in-process for a transformers model
     (bfloat16 unless ``generator_precision`` says float32: twice as fast on two cores, the
-    same order), over HTTP for a server; llama.cpp in-process has none."""
+    same order; the embedded model from a bfloat16 copy made once), over HTTP for a server;
+    llama.cpp in-process has none."""
     if resolved.kind == "transformers":
-        precision = "float32" if settings.generator_precision == "float32" else "bfloat16"
-        return TransformersReader.load(resolved.location, settings.threads, precision)
+        if settings.generator_precision == "float32":
+            return TransformersReader.load(resolved.location, settings.threads, "float32")
+        from tutor.models import bfloat16_copy
+
+        return TransformersReader.load(bfloat16_copy(settings, resolved.location), settings.threads, "bfloat16")
     if resolved.kind == "openai":
         return OpenAIReader(resolved.location, settings.openai_model, settings.openai_api_key,
                             settings.generator_timeout)
