@@ -145,13 +145,17 @@ def test_a_problem_set_task_is_not_quoted_back_as_the_first_hint(fake_tutor):
     assert "«Что нужно помнить»" in answer.text  # the section with the rule to apply
 
 
+def _sheet_beside(tmp_path_factory, corpus_dir, lesson: str):
+    runtime = uploaded_runtime(tmp_path_factory.mktemp("hints_lesson") / "data", corpus_dir,
+                               [DATA / "ru_hw_museum.md", DATA.parent / "hints_lesson" / lesson])
+    yield runtime
+    runtime.store.close()
+
+
 @pytest.fixture(scope="module")
 def sheet_and_lesson(tmp_path_factory, _fake_corpus_dir):
     """The Russian worksheet beside a lesson that states the same facts."""
-    runtime = uploaded_runtime(tmp_path_factory.mktemp("hints_lesson") / "data", _fake_corpus_dir,
-                               [DATA / "ru_hw_museum.md", DATA.parent / "hints_lesson" / "ru_museum_lesson.md"])
-    yield runtime
-    runtime.store.close()
+    yield from _sheet_beside(tmp_path_factory, _fake_corpus_dir, "ru_museum_lesson.md")
 
 
 @pytest.mark.parametrize("lang, task, span, sentence", TASKS[4:])
@@ -178,14 +182,10 @@ def test_a_question_no_task_asks_is_answered_from_the_lesson(sheet_and_lesson):
     assert answer.citations[0].doc_key == "upload/ru_museum_lesson.md"
 
 
-
 @pytest.fixture(scope="module")
 def sheet_and_other_words(tmp_path_factory, _fake_corpus_dir):
     """The Russian worksheet beside a lesson that states one of its answers in other words."""
-    runtime = uploaded_runtime(tmp_path_factory.mktemp("hints_other") / "data", _fake_corpus_dir,
-                               [DATA / "ru_hw_museum.md", DATA.parent / "hints_lesson" / "ru_architect_lesson.md"])
-    yield runtime
-    runtime.store.close()
+    yield from _sheet_beside(tmp_path_factory, _fake_corpus_dir, "ru_architect_lesson.md")
 
 
 def test_a_lesson_that_would_hand_over_a_task_answer_gives_that_tasks_hints(sheet_and_other_words):
