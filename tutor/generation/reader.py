@@ -99,7 +99,6 @@ class TransformersReader(Reader):
                     scores.append(float(logp.mean()))
         return scores
 
-
     def token_logprobs(self, text: str) -> dict:
         """Each token of ``text`` with its log-probability given those before it (None for the
         first) and its character offset, then the most likely next token: what an
