@@ -215,3 +215,23 @@ def test_answer_first_reads_only_the_first_quoted_sentence():
     assert answer_first(quoted("Слово «атом» греческое.", "Ядро состоит из протонов и нейтронов."),
                         ["протонов"], False) == 0.0
     assert answer_first(Answer("Не нашёл.", "ru", "explain", "none", abstained=True), ["x"], False) is None
+
+
+def test_the_reader_ablation_runs_the_same_items_with_and_without_it():
+    from tutor.generation.reader import Reader
+    from tutor.retrieval.reading import EvidenceReading, ReadingParams
+
+    class LastFirst(Reader):  # a reader that gets it backwards: the ablation must show the harm
+        def likelihoods(self, question, passages, deadline=None):
+            return [float(i) for i in range(len(passages))]
+
+    ctx = EvalContext(HashingEmbedder(), REPO_ROOT / "corpus", None, limit=30, progress=False,
+                      reading=EvidenceReading(LastFirst(), ReadingParams(passages=5, weight=10.0)),
+                      reader_limit=12)
+    report = run(ctx, ["retrieval_bundled", "answers_bundled"], {})
+    retrieval, answers = report["tasks"]["retrieval_bundled"]["reader"], report["tasks"]["answers_bundled"]["reader"]
+    assert retrieval["n"] == answers["n"] == 12
+    assert retrieval["with"]["mrr@10"] < retrieval["without"]["mrr@10"]
+    assert retrieval["with"]["reader_p50_s"] >= 0
+    assert 0 < answers["with"]["reader_read"] <= 1 and "reader_read" not in answers["without"]
+    assert answers["with"]["first_piece_p50_s"] > 0 and answers["without"]["first_piece_p50_s"] > 0
