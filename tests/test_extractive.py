@@ -32,6 +32,11 @@ from tutor.store import Chunk, Document
     ("Жуан дауыстылар қайсы?", "list"),
     ("Какие гласные в казахском мягкие?", "list"),
     ("Расскажи про атом", None),
+    ("Абай Құнанбаев кім?", "person"),  # a person to describe, not one to name
+    ("Кто такой Абай?", "person"),
+    ("Who was Abay Kunanbayev?", "person"),
+    ("Жапыраққа жасыл түс беретін пигменттің аты кім?", "who"),
+    ("Кто такой Ахмет Байтурсынов и что он сделал для казахской письменности?", "who"),
 ])
 def test_question_type(question, kind):
     assert question_type(question) == kind
@@ -61,6 +66,18 @@ def test_a_sentence_that_says_what_kind_of_answer_is_asked_for_gets_the_cue(kind
     assert question_type(question) == kind
     assert has_answer_type(kind, answers, question)
     assert not has_answer_type(kind, repeats, question)
+
+
+def test_who_someone_is_gets_the_sentence_that_describes_them_not_another_name():
+    question = "Абай Құнанбаев кім?"
+    assert has_answer_type("person", "Абай Құнанбайұлы (1845–1904) – қазақтың ұлы ақыны.", question)
+    assert not has_answer_type("person", "Абайдың анасы Ұлжан – Құнанбайдың екінші әйелі.", question)
+    assert not has_answer_type("person", "Абай жазба әдебиеттің негізін қалады.", question)
+    passage = ("Абайдың анасы Ұлжан – Құнанбайдың екінші әйелі. Абай Құнанбайұлы (1845–1904) – қазақтың "
+               "ұлы ақыны, ойшылы және ағартушысы.")
+    (_, sentence, _), = ExtractiveComposer(embedder=None, max_sentences=1).best_sentences(
+        question, [_hit(passage, "kk")])
+    assert sentence.startswith("Абай Құнанбайұлы (1845–1904)")
 
 
 def _hit(text: str, lang: str) -> Hit:

@@ -69,9 +69,29 @@ _CUES: dict[str, re.Pattern] = {
 _NAME = re.compile(r"(?<=[\w,] )[A-ZА-ЯЁӘҒҚҢӨҰҮҺІ][^\W\d_]+")
 
 
+# "Абай кім?", "Кто такой Абай?", "Who was Abay?": a person named in the question, to be
+# described, not a person to be named.
+_PERSON = re.compile(
+    r"^(?:кто\s+(?:так(?:ой|ая|ие)|был[аи]?)\s+(?P<ru>.+?)|(?P<kk>.+?)\s+кім(?:\s+(?:еді|болған))?"
+    r"|who\s+(?:is|was)\s+(?P<en>.+?))\s*\?*\s*$", re.IGNORECASE)
+_DEFINES = re.compile(r"\s(?:[–—]|является|это)\s")
+_WORD_CAPITALISED = re.compile(r"[A-ZА-ЯЁӘҒҚҢӨҰҮҺІ][^\W\d_]+")
+_CAPITALISED = re.compile(r"^[A-ZА-ЯЁӘҒҚҢӨҰҮҺІ][^\W\d_]*(?:-[^\W\d_]+)?$")
+
+
+def _asks_who_is(question: str) -> bool:
+    m = _PERSON.match(question.strip())
+    if m is None:
+        return False
+    words = (m.group("ru") or m.group("kk") or m.group("en")).split()
+    return 0 < len(words) <= 3 and all(_CAPITALISED.match(w) for w in words)
+
+
 def question_type(question: str) -> str | None:
-    """'when', 'count', 'who', 'where', 'name', 'parts', 'why', 'list' or None for the
-    kind of answer asked for."""
+    """'person', 'when', 'count', 'who', 'where', 'name', 'parts', 'why', 'list' or None for
+    the kind of answer asked for."""
+    if _asks_who_is(question):
+        return "person"
     q = question.lower().replace("ё", "е")
     for kind, pattern in _QUESTION_TYPES:
         if pattern.search(q):
@@ -94,11 +114,24 @@ def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
         found = _DIGITS.findall(sentence) + [m.group(0) for m in _NUMBER_WORD.finditer(sentence)]
     elif kind in ("who", "where"):
         found = _NAME.findall(sentence)
+    elif kind == "person":
+        return _describes(sentence, question)
     elif kind in _CUES:
         return bool(_CUES[kind].search(sentence))
     else:
         return False
     return bool(found) and _new(found, question)
+
+
+def _describes(sentence: str, question: str) -> bool:
+    """Whether ``sentence`` says who the person asked about is: "Абай Құнанбайұлы (1845–1904) –
+    қазақтың ұлы ақыны...". What stands before the dash names no one the question does not
+    ("Абайдың анасы Ұлжан – ..." describes Ұлжан)."""
+    m = _DEFINES.search(sentence)
+    if m is None or len(sentence[:m.start()].split()) > 6:
+        return False
+    named = _WORD_CAPITALISED.findall(sentence[:m.start()])
+    return bool(named) and set(tokenize(" ".join(named), stopwords=False)) <= set(tokenize(question, stopwords=False))
 
 
 def answer_spans(kind: str | None, sentence: str, question: str) -> list[tuple[int, int]]:
