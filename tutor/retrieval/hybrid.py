@@ -94,12 +94,12 @@ class FusionParams:
     # answerable vs unanswerable questions by scripts/calibrate_abstention.py; another
     # embedder gets its own (tutor models --calibrate).
     # Features, fit and figures: docs/decisions/2026-12-01-evidence-model.md
-    conf_bias: float = -18.50
-    conf_dense: float = 19.17
-    conf_coverage: float = 3.41
-    conf_lexical: float = 0.71
-    conf_unknown: float = -5.52
-    conf_unknown_max: float = -0.38
+    conf_bias: float = -19.57
+    conf_dense: float = 20.38
+    conf_coverage: float = 3.53
+    conf_lexical: float = 0.65
+    conf_unknown: float = -5.38
+    conf_unknown_max: float = -0.34
 
 
 class Retriever:
