@@ -16,7 +16,14 @@ from test_ui import HashingEvidence, serve, text_of
 from tutor.answer.extractive import ExtractiveComposer
 from tutor.auth import TeacherAuth
 from tutor.cli import main
-from tutor.directory import Directory, DirectoryError, hash_password, normalise_code, verify_password
+from tutor.directory import (
+    Directory,
+    DirectoryError,
+    class_link,
+    hash_password,
+    normalise_code,
+    verify_password,
+)
 from tutor.i18n import t
 from tutor.scopes import Place
 from tutor.store import Store
@@ -437,3 +444,62 @@ def test_class_codes_cannot_be_guessed_from_one_address(school, monkeypatch):
     assert s.class_label(school.a.code, "ru", "10.0.0.7") == t("ru", "class_code_tries")
     assert s.student_scope(school.a.code, "10.0.0.7").class_id != school.a.id
     assert s.student_class(school.a.code, "10.0.0.8") == (school.a, "known")
+
+
+def test_class_link_is_an_address_a_student_device_can_open(monkeypatch):
+    """Behind a reverse proxy the app listens on 127.0.0.1, which a student's phone cannot
+    open: the link starts with the public address when one is set, and names this computer
+    instead of 'every address'."""
+    def link(**kw):
+        return class_link(SimpleNamespace(**({"host": "127.0.0.1", "port": 7861, "public_url": ""} | kw)),
+                          "K7Q2")
+
+    assert link() == "http://127.0.0.1:7861/?class=K7Q2"
+    assert link(public_url="https://ustaz.school.local/") == "https://ustaz.school.local/?class=K7Q2"
+    monkeypatch.setattr("socket.gethostname", lambda: "school-server")
+    assert link(host="0.0.0.0") == "http://school-server:7861/?class=K7Q2"
+    assert link(host="fe80::1") == "http://[fe80::1]:7861/?class=K7Q2"
+
+
+@pytest.mark.integration  # the embedded e5 model, as `tutor ingest` and `tutor ask` load it
+def test_cli_ingest_to_a_class_and_ask_as_its_student_or_another_classes(tmp_path, capsys):
+    """`tutor ingest --scope class:CODE` puts a sheet in one class; `tutor ask --class CODE`
+    finds it there and not in a class of another school."""
+    from conftest import model_cache
+
+    empty = tmp_path / "corpus"
+    empty.mkdir()
+    common = ["--data-dir", str(tmp_path / "data"), "--corpus-dir", str(empty),
+              "--model-cache", str(model_cache()), "--composer", "extractive", "--generator", "none"]
+    for school in ("School 12", "School 40"):
+        assert run(capsys, "school", "add", school, *common)[0] == 0
+    codes = {}
+    for school, name in (("School 12", "7A"), ("School 40", "8B")):
+        code, out, _ = run(capsys, "class", "add", "--school", school, name, "--json", *common)
+        assert code == 0
+        codes[name] = json.loads(out)["code"]
+    sheets = {
+        "7A": "# Сынып саяхаты\n\nБіздің сыныптың саяхаты Баянауыл ұлттық паркіне 14 мамырда болады. "
+              "Саяхатта оқушылар Жасыбай көлін көреді және парктің өсімдіктері туралы біледі. "
+              "Автобус мектептің алдынан таңғы сегізде шығады.\n",
+        "8B": "# Кітапхана\n\nМектеп кітапханасы сенбі күні түскі екіге дейін ашық. "
+              "Кітапты екі аптаға алуға болады.\n",
+    }
+    for name, text in sheets.items():
+        path = tmp_path / f"{name}.md"
+        path.write_text(text, encoding="utf-8")
+        code, _, err = run(capsys, "ingest", str(path), "--scope", f"class:{codes[name]}", "--lang", "kk",
+                           "--policy", "reference", *common)
+        assert code == 0, err
+
+    question = "Сынып саяхаты Баянауылға қашан болады?"
+    code, out, _ = run(capsys, "ask", question, "--class", codes["7A"], "--json", *common)
+    own = json.loads(out)
+    assert code == 0 and "14 мамыр" in own["text"]
+    assert [c["title"] for c in own["citations"]] == ["Сынып саяхаты"]
+    code, out, _ = run(capsys, "ask", question, "--class", codes["8B"], "--json", *common)
+    other = json.loads(out)
+    assert code == 0 and "14 мамыр" not in other["text"] and "Баянауыл" not in other["text"]
+    assert all(c["title"] != "Сынып саяхаты" for c in other["citations"])
+    code, _, err = run(capsys, "ask", question, "--class", "NOPE99", *common)
+    assert code == 2 and "NOPE99" in err

@@ -79,6 +79,11 @@ class Settings:
     )
     host: str = _setting("127.0.0.1", "Address the web app listens on.")
     port: int = _setting(7860, "Port the web app listens on.")
+    public_url: str = _setting(
+        "", "Address students open, as class links and QR codes give it "
+        "(https://ustaz.school.local behind a reverse proxy). Empty: http://HOST:PORT, with "
+        "this computer's name when the app listens on every address.",
+    )
     teacher_password: str = _setting(
         "",
         "Teacher password (plain text, hashed in memory). Empty: use the hash stored "

@@ -71,7 +71,18 @@ def normalise_code(code: str) -> str:
 
 def class_link(settings, code: str) -> str:
     """The address a class's students open (the student tab with the class code filled in)."""
-    return f"http://{settings.host}:{settings.port}/?class={code}"
+    base = settings.public_url.strip().rstrip("/")
+    if not base:
+        host = settings.host
+        if host in ("0.0.0.0", "::", ""):
+            # a link to "every address" opens nothing on a student's device
+            import socket
+
+            host = socket.gethostname()
+        if ":" in host:
+            host = f"[{host}]"
+        base = f"http://{host}:{settings.port}"
+    return f"{base}/?class={code}"
 
 
 def qr_png(text: str) -> bytes:
