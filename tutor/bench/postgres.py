@@ -45,8 +45,9 @@ def _free_port() -> int:
 class TemporaryPostgres:
     """``with TemporaryPostgres() as pg: pg.url("dbname")``."""
 
-    def __init__(self, bin_dir: Path | None = None):
+    def __init__(self, bin_dir: Path | None = None, durable: bool = False):
         self.bin = bin_dir or find_bin()
+        self.durable = durable
         if self.bin is None:
             raise FileNotFoundError("PostgreSQL binaries (initdb, pg_ctl) not found; "
                                     "scripts/install_postgres.sh installs them")
@@ -67,9 +68,11 @@ class TemporaryPostgres:
         try:
             self._run("initdb", "-D", str(self.data), "-U", USER, "--auth=trust",
                       "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
-            # a test server: durability off, connections on the socket and loopback only
-            options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                       "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+            # connections on the socket and loopback only; a test server without durability,
+            # a bench's with a production server's (each commit flushed to disk)
+            options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+            if not self.durable:
+                options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data),
                       "-l", str(self.root / "server.log"), "-o", options)
         except subprocess.CalledProcessError as exc:

@@ -177,14 +177,14 @@ def _refresh_delays(replicas: Replicas, folder: Path, password: str, uploads: in
 def run(settings, folder: Path, quick: bool = False, replicas: int = 2) -> Report:
     from tutor.bench.postgres import TemporaryPostgres
 
-    students, per_student = (4, 1) if quick else (10, 3)
+    students, per_student = (4, 1) if quick else (30, 5)  # a class of 30, as tutor bench load
     uploads = 3 if quick else UPLOADS
     report = Report("load-replicas", quick, machine_info(threads_of(settings)))
     corpus = small_corpus(settings, folder)
     docs = {p.relative_to(corpus).with_suffix("").as_posix() for p in corpus.rglob("*.md")}
     items = [r for r in bundled_items("answerable") if r.get("doc") in docs and r["lang"] in ("kk", "ru")]
     password = secrets.token_urlsafe(12)
-    server = None if is_postgres(settings.database_url) else TemporaryPostgres().start()
+    server = None if is_postgres(settings.database_url) else TemporaryPostgres(durable=True).start()
     rows, delays = [], []
     try:
         for n in sorted({1, replicas}):
