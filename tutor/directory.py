@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import socket
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -75,10 +76,7 @@ def class_link(settings, code: str) -> str:
     if not base:
         host = settings.host
         if host in ("0.0.0.0", "::", ""):
-            # a link to "every address" opens nothing on a student's device
-            import socket
-
-            host = socket.gethostname()
+            host = socket.gethostname()  # a link to "every address" opens nothing on a phone
         if ":" in host:
             host = f"[{host}]"
         base = f"http://{host}:{settings.port}"
