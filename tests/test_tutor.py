@@ -43,6 +43,33 @@ def test_abstains_and_records_the_question_for_the_teacher(fake_tutor, fake_runt
     assert any("футбол" in row["q"] for row in fake_runtime.store.unanswered())
 
 
+@pytest.mark.parametrize("question", [
+    "Александр Македонский қай жылы қайтыс болды?",  # the lessons quoted were on Pushkin and Tolstoy
+    "Америкадағы Азамат соғысы қай жылы аяқталды?",  # on the Second World War
+    "Какая температура на поверхности Венеры?",  # on the states of matter
+])
+def test_a_question_naming_what_the_quoted_lessons_never_mention_is_not_answered(
+        fake_tutor, fake_runtime, monkeypatch, question):
+    import tutor.tutor
+
+    answer = fake_tutor.ask(question, session_id="s")
+    assert answer.abstained and "named_not_in_evidence" in answer.notes and not answer.citations
+    assert any(row["q"] == question for row in fake_runtime.store.unanswered())
+    # the same question, the names not looked at: quotes that answer another question
+    monkeypatch.setattr(tutor.tutor, "required_terms", lambda question: [])
+    assert not fake_tutor.ask(question).abstained
+
+
+def test_a_generated_answer_citing_a_passage_without_the_name_is_never_shown(fake_tutor):
+    question = "Александр Македонский қай жылы қайтыс болды?"
+    hits = fake_tutor.retriever.search(question).hits
+    sentence = hits[0].chunk.text.split(".")[0]
+    assert "Македон" not in hits[0].chunk.text
+    tutor = _generative(fake_tutor, ScriptedGenerator(f"{sentence}. [1]"))
+    shown = [text for text, final in tutor.stream(question)]
+    assert len(shown) == 1 and sentence not in shown[0]  # held back, then the abstention
+
+
 def test_cross_language_evidence_is_quoted_and_said(fake_tutor):
     from tutor.retrieval.hybrid import Filters
 

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterator
 
 from tutor.answer.extractive import ExtractiveComposer
+from tutor.answer.named import mentioned, passage_vocabulary, required_terms
 from tutor.answer.types import MODES, Answer, Citation, Composer
 from tutor.i18n import LANGS, t
 from tutor.pedagogy import coach, hints, quiz
@@ -152,15 +153,24 @@ class Tutor:
             # A reply near a homework sheet may show a task's answer in other words than the
             # task's: it is checked whole before any of it is shown.
             sheets = self._answered_sheets(result)
+            # So is an answer to a question that names something (a person, a work, a place)
+            # that some of the passages never mention: quoted from those, it answers another
+            # question (docs/decisions/2026-12-07-named-terms.md).
+            names = required_terms(clean)
+            if names and all(self._mentions(names, [Citation.from_hit(0, h)]) for h in evidence):
+                names = []
             text = ""
             for text, final in self.composer.stream(clean, lang, evidence, mode):
                 if final is None:
-                    if not sheets:
+                    if not sheets and not names:
                         yield text, None
                 else:
                     answer = final
             if sheets and (handed := self._hands_over(clean, answer, sheets)):
                 answer = self._hint(handed[0], lang, mode, result, state, handed[1])
+            elif names and answer.citations and not self._mentions(names, answer.citations):
+                answer = Answer(t(lang, "abstain") + "\n\n" + t(lang, "abstain_tips"), lang, mode, "none",
+                                abstained=True, notes=["named_not_in_evidence"])
         answer.confidence = result.confidence
         if read:
             answer.notes.append(read)
@@ -179,6 +189,13 @@ class Tutor:
         yield answer.text, answer
 
     # ----------------------------------------------------------------- helpers
+    @staticmethod
+    def _mentions(names: list[str], citations: list[Citation]) -> bool:
+        """Whether the cited passages (their titles, sections and texts) mention every name
+        in ``names``."""
+        vocabulary = passage_vocabulary(*(f"{c.title} {c.section} {c.quote}" for c in citations))
+        return all(mentioned(name, vocabulary) for name in names)
+
     def topic_vocabulary(self, scope: Scope | None = None) -> set[str]:
         """Stems of the titles and section names ``scope`` sees: naming one names the topic."""
         generation = self.store.generation
