@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterator
 
 from tutor.answer.extractive import ExtractiveComposer
-from tutor.answer.named import mentioned, passage_vocabulary, required_terms
+from tutor.answer.named import mentions_required, passage_vocabulary, required_terms
 from tutor.answer.types import MODES, Answer, Citation, Composer
 from tutor.i18n import LANGS, t
 from tutor.pedagogy import coach, hints, quiz
@@ -157,7 +157,7 @@ class Tutor:
             # that some of the passages never mention: quoted from those, it answers another
             # question (docs/decisions/2026-12-07-named-terms.md).
             names = required_terms(clean)
-            if names and all(self._mentions(names, [Citation.from_hit(0, h)]) for h in evidence):
+            if names and all(self._mentions(names, [Citation.from_hit(0, h)], lang) for h in evidence):
                 names = []
             text = ""
             for text, final in self.composer.stream(clean, lang, evidence, mode):
@@ -168,7 +168,7 @@ class Tutor:
                     answer = final
             if sheets and (handed := self._hands_over(clean, answer, sheets)):
                 answer = self._hint(handed[0], lang, mode, result, state, handed[1])
-            elif names and answer.citations and not self._mentions(names, answer.citations):
+            elif names and answer.citations and not self._mentions(names, answer.citations, lang):
                 answer = Answer(t(lang, "abstain") + "\n\n" + t(lang, "abstain_tips"), lang, mode, "none",
                                 abstained=True, notes=["named_not_in_evidence"])
         answer.confidence = result.confidence
@@ -190,11 +190,13 @@ class Tutor:
 
     # ----------------------------------------------------------------- helpers
     @staticmethod
-    def _mentions(names: list[str], citations: list[Citation]) -> bool:
-        """Whether the cited passages (their titles, sections and texts) mention every name
-        in ``names``."""
-        vocabulary = passage_vocabulary(*(f"{c.title} {c.section} {c.quote}" for c in citations))
-        return all(mentioned(name, vocabulary) for name in names)
+    def _mentions(names: list[tuple[str, ...]], citations: list[Citation], lang: str) -> bool:
+        """Whether the cited passages in the question's language (their titles, sections and
+        texts) mention what it names (``named.required_terms``). Passages in the other
+        language cannot tell: "кюев" is "күй" there, "Балхаш" is "Балқаш"."""
+        same = [c for c in citations if c.lang in ("", lang)]
+        vocabulary = passage_vocabulary(*(f"{c.title} {c.section} {c.quote}" for c in same))
+        return not same or mentions_required(names, vocabulary)
 
     def topic_vocabulary(self, scope: Scope | None = None) -> set[str]:
         """Stems of the titles and section names ``scope`` sees: naming one names the topic."""

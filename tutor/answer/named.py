@@ -69,11 +69,16 @@ def counted_term(question: str) -> str | None:
     return None
 
 
-def required_terms(question: str) -> list[str]:
-    """What the quoted passages must mention for their answer to be about this question:
-    its names and the thing it counts."""
-    counted = counted_term(question)
-    return named_terms(question) + ([counted] if counted else [])
+def required_terms(question: str) -> list[tuple[str, ...]]:
+    """What the quoted passages must mention for their answer to be about this question, as
+    groups of which each needs one word mentioned: one of its names ("Правда ли, что Балхаш
+    глубже Байкала?" is answered by a lesson on Balkhash alone), and the thing it counts."""
+    names, counted = tuple(named_terms(question)), counted_term(question)
+    return [group for group in (names, (counted,) if counted else ()) if group]
+
+
+def mentions_required(groups: list[tuple[str, ...]], vocabulary: set[str]) -> bool:
+    return all(any(mentioned(word, vocabulary) for word in group) for group in groups)
 
 
 def _fold(word: str) -> str:
@@ -93,8 +98,11 @@ def mentioned(term: str, vocabulary: set[str]) -> bool:
     """Whether ``term`` is among the (folded) words of a text in some form: a common
     start that leaves room for an ending (three letters from seven letters up, as in
     "Государственного" / "Государственный", two below). Folding forgives Kazakh letters
-    typed on a Russian keyboard."""
+    typed on a Russian keyboard. A text without a word in the term's script (Latin or not)
+    cannot tell, and counts as mentioning it: "Abai" asked in English of a Kazakh lesson."""
     t = _fold(term)
+    if not any(w.isascii() == t.isascii() for w in vocabulary):
+        return True  # a Latin name beside Cyrillic passages, or back: no way to tell
     unit = next((u for w, u in _UNITS.items() if t.startswith(_fold(w)) or t == u), None)
     if unit and unit in vocabulary:
         return True
