@@ -852,3 +852,22 @@ def test_chunk_ids_are_read_in_parts_that_sqlite_accepts(fake_runtime, monkeypat
     ids = sorted(rt.store.chunk_ids())
     got, vectors = rt.index._vectors(ids)
     assert got.tolist() == ids and len(vectors) == len(ids)
+
+
+def test_a_first_start_says_how_far_the_bundled_corpus_is(fake_runtime, caplog):
+    import logging
+
+    from tutor.config import REPO_ROOT
+    from tutor.runtime import ProgressLog
+
+    calls = []
+    fake_runtime.ingestor.load_bundled(REPO_ROOT / "corpus", lambda done, total: calls.append((done, total)))
+    assert len(calls) >= 200 and calls[-1] == (len(calls), len(calls))
+    now = [0.0]
+    progress = ProgressLog("bundled corpus", every_s=5, clock=lambda: now[0])
+    with caplog.at_level(logging.INFO, logger="tutor.runtime"):
+        for done in range(1, 11):
+            now[0] += 2  # two seconds a document
+            progress(done, 10)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"bundled corpus: {n} of 10 documents read" for n in (3, 6, 9)]

@@ -81,6 +81,21 @@ def apply_retention(store: Store, days: int) -> int:
     return removed
 
 
+class ProgressLog:
+    """``progress(done, total)`` that logs how far a long step is, every ``every_s`` seconds:
+    a first start reads the whole bundled corpus (about 100 s on two cores) before the app
+    answers, and a later start skips it in a second, saying nothing."""
+
+    def __init__(self, what: str, every_s: float = 5.0, clock=time.monotonic):
+        self.what, self.every_s, self.clock = what, every_s, clock
+        self.last = clock()
+
+    def __call__(self, done: int, total: int) -> None:
+        if done < total and self.clock() - self.last >= self.every_s:
+            self.last = self.clock()
+            log.info("%s: %d of %d documents read", self.what, done, total)
+
+
 def build_runtime(settings: Settings, embedder: Embedder | None = None,
                   load_corpus: bool = True) -> Runtime:
     apply_offline(settings)
@@ -97,7 +112,7 @@ def build_runtime(settings: Settings, embedder: Embedder | None = None,
     action = index.open()
     log.info("search index %s (%d chunks)", action, index.dense.size)
     if load_corpus and settings.corpus_dir:
-        results = ingestor.load_bundled(settings.corpus_dir)
+        results = ingestor.load_bundled(settings.corpus_dir, ProgressLog("bundled corpus"))
         changed = sum(r.status in ("added", "replaced") for r in results)
         if changed:
             log.info("bundled corpus: %d documents added or updated", changed)

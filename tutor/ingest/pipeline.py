@@ -11,6 +11,7 @@ import math
 import os
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -231,16 +232,20 @@ class Ingestor:
                     "it is repaired at the next start")
         return ""
 
-    def load_bundled(self, corpus_dir: str | Path) -> list[IngestResult]:
-        """Load ``corpus/<lang>/*.md``; unchanged files are skipped, so this is cheap."""
+    def load_bundled(self, corpus_dir: str | Path,
+                     progress: Callable[[int, int], None] | None = None) -> list[IngestResult]:
+        """Load ``corpus/<lang>/*.md``; unchanged files are skipped, so this is cheap.
+        ``progress(done, total)`` is called after each file."""
         corpus_dir = Path(corpus_dir)
         results = []
         files = sorted(p for p in corpus_dir.rglob("*") if p.suffix.lower() in FORMATS)
         seen = set()
-        for path in files:
+        for done, path in enumerate(files, start=1):
             key = path.relative_to(corpus_dir).with_suffix("").as_posix()
             seen.add(key)
             results.append(self.ingest_path(path, doc_key=key, bundled=True, refresh=False))
+            if progress:
+                progress(done, len(files))
         for doc in self.store.documents():
             if doc.bundled and doc.doc_key not in seen:
                 self.store.delete_document(doc.doc_key)
