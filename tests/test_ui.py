@@ -182,6 +182,16 @@ def test_unanswerable_question_abstains_without_citation(app):
     assert t("kk", "ai_generated") in answer
 
 
+@pytest.mark.parametrize("composer", ["extractive", "generative", "none", "policy", "hints", "quiz", "coach"])
+def test_the_answer_label_says_where_the_answer_came_from_in_words(composer):
+    from tutor.answer.types import Answer
+    from tutor.ui.render import answer_markdown
+
+    for ui in ("kk", "ru", "en"):
+        label = answer_markdown(Answer("…", "kk", composer=composer), ui).rsplit("ustaz-label", 1)[1]
+        assert t(ui, "composer_" + composer) in label and f": {composer}<" not in label
+
+
 @pytest.mark.integration  # launches the server
 def test_answer_label_follows_interface_language(app):
     answer = text_of(ask(app.client(), PHOTOSYNTHESIS_KK, ui="ru")[-1][0][-1])

@@ -7,7 +7,7 @@ import html
 import gradio as gr
 
 from tutor.answer.types import Answer, Citation
-from tutor.i18n import t
+from tutor.i18n import phrasebook, t
 from tutor.ui import teacher_text as tx
 
 # A page read by OCR below this mean word confidence says so on its card: clean 300-dpi
@@ -49,7 +49,7 @@ def citation_cards(answer: Answer, ui_lang: str) -> str:
 
 def answer_markdown(answer: Answer, ui_lang: str) -> str:
     how = (t(ui_lang, "composer_" + answer.composer)
-           if answer.composer in ("extractive", "generative") else answer.composer)
+           if "composer_" + answer.composer in phrasebook("en") else answer.composer)
     # No emoji: school PCs without an emoji font draw it as an empty box before the label.
     label = (f"<div class='ustaz-label'>{t(ui_lang, 'ai_generated')} · "
              f"{t(ui_lang, 'mode_label')}: {t(ui_lang, 'mode_' + answer.mode)} · "
