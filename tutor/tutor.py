@@ -132,8 +132,7 @@ class Tutor:
         if mode == "coach":
             answer = self._coach(clean, lang, result, scope)
         elif not answered:
-            answer = Answer(t(lang, "abstain") + "\n\n" + t(lang, "abstain_tips"), lang, mode,
-                            "none", abstained=True, confidence=result.confidence)
+            answer = self._not_in_materials(lang, mode)
         else:
             top = result.hits[0].chunk.doc
             reference_near = any(h.chunk.doc.policy == "reference" for h in result.hits[:3])
@@ -169,8 +168,7 @@ class Tutor:
             if sheets and (handed := self._hands_over(clean, answer, sheets)):
                 answer = self._hint(handed[0], lang, mode, result, state, handed[1])
             elif names and answer.citations and not self._mentions(names, answer.citations, lang):
-                answer = Answer(t(lang, "abstain") + "\n\n" + t(lang, "abstain_tips"), lang, mode, "none",
-                                abstained=True, notes=["named_not_in_evidence"])
+                answer = self._not_in_materials(lang, mode, notes=["named_not_in_evidence"])
         answer.confidence = result.confidence
         if read:
             answer.notes.append(read)
@@ -189,6 +187,11 @@ class Tutor:
         yield answer.text, answer
 
     # ----------------------------------------------------------------- helpers
+    @staticmethod
+    def _not_in_materials(lang: str, mode: str, notes: list[str] | None = None) -> Answer:
+        return Answer(t(lang, "abstain") + "\n\n" + t(lang, "abstain_tips"), lang, mode, "none",
+                      abstained=True, notes=notes or [])
+
     @staticmethod
     def _mentions(names: list[tuple[str, ...]], citations: list[Citation], lang: str) -> bool:
         """Whether the cited passages in the question's language (their titles, sections and

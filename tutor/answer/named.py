@@ -10,6 +10,7 @@ Figures: docs/decisions/2026-12-07-named-terms.md."""
 
 from __future__ import annotations
 
+import os
 import re
 
 from tutor.text.textnorm import STOPWORDS, keyboard_folded, stem
@@ -85,15 +86,6 @@ def _fold(word: str) -> str:
     return keyboard_folded(word.lower())
 
 
-def _common_prefix(a: str, b: str) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 def mentioned(term: str, vocabulary: set[str]) -> bool:
     """Whether ``term`` is among the (folded) words of a text in some form: a common
     start that leaves room for an ending (three letters from seven letters up, as in
@@ -110,7 +102,7 @@ def mentioned(term: str, vocabulary: set[str]) -> bool:
         return any(w.startswith(t) or (len(w) >= 3 and t.startswith(w)) for w in vocabulary)
     # or the stem, where a Kazakh ending is longer ("Алатауының" / "Алатау")
     need = min(len(t) - (2 if len(t) < 7 else 3), max(4, len(_fold(stem(term.lower())))))
-    return any(_common_prefix(t, w) >= need for w in vocabulary)
+    return any(len(os.path.commonprefix((t, w))) >= need for w in vocabulary)
 
 
 def passage_vocabulary(*texts: str) -> set[str]:
